@@ -1,0 +1,64 @@
+// out (M, N) = alpha * op(a) (M, K) @ op(b) (K, N) + beta * out + bias (N), on the GPU.
+//
+// A plain shared-memory tiled GEMM: each 16x16 block of threads computes a 16x16 tile of out,
+// stepping through K in 16-wide tiles of a and b held in shared memory; f32 accumulation, any
+// floating dtype in and out. It is the correctness baseline; the tensor-core kernel and
+// cuBLASLt come with the layer ops.
+#include "check.h"
+#include "convert.cuh"
+#include "ops.h"
+
+namespace wsi::cuda {
+namespace {
+
+constexpr int kTile = 16;
+
+struct MatmulShape {
+  int64_t m, n, k;
+  bool trans_a, trans_b;
+  float alpha, beta;
+};
+
+__global__ void matmul_tiled(void* out, DType out_dtype, const void* a, DType a_dtype, const void* b, DType b_dtype,
+                             const void* bias, DType bias_dtype, MatmulShape s) {
+  __shared__ float a_tile[kTile][kTile + 1];  // +1: no bank conflicts on the transposed read
+  __shared__ float b_tile[kTile][kTile + 1];
+  const int64_t row = int64_t(blockIdx.y) * kTile + threadIdx.y;
+  const int64_t col = int64_t(blockIdx.x) * kTile + threadIdx.x;
+  float acc = 0.0f;
+  for (int64_t k0 = 0; k0 < s.k; k0 += kTile) {
+    // a_tile[y][x] = op(a)[row, k0 + x]; b_tile[y][x] = op(b)[k0 + y, col]
+    const int64_t ak = k0 + threadIdx.x, bk = k0 + threadIdx.y;
+    float av = 0.0f, bv = 0.0f;
+    if (row < s.m && ak < s.k) av = load_f32(a, a_dtype, s.trans_a ? ak * s.m + row : row * s.k + ak);
+    if (col < s.n && bk < s.k) bv = load_f32(b, b_dtype, s.trans_b ? col * s.k + bk : bk * s.n + col);
+    a_tile[threadIdx.y][threadIdx.x] = av;
+    b_tile[threadIdx.y][threadIdx.x] = bv;
+    __syncthreads();
+    for (int kk = 0; kk < kTile; ++kk) acc += a_tile[threadIdx.y][kk] * b_tile[kk][threadIdx.x];
+    __syncthreads();
+  }
+  if (row >= s.m || col >= s.n) return;
+  const int64_t i = row * s.n + col;
+  float value = s.alpha * acc;
+  if (s.beta != 0.0f) value += s.beta * load_f32(out, out_dtype, i);  // out is not read when beta == 0
+  if (bias) value += load_f32(bias, bias_dtype, col);
+  store_f32(out, out_dtype, i, value);
+}
+
+}  // namespace
+
+void matmul(const MatmulArgs& args, const ExecContext& ctx) {
+  cudaStream_t stream = prepare(ctx);
+  const MatmulShape s{args.m(), args.n(), args.k(), args.trans_a, args.trans_b, args.alpha, args.beta};
+  if (s.m == 0 || s.n == 0) return;
+  const dim3 block(kTile, kTile);
+  const dim3 grid(unsigned((s.n + kTile - 1) / kTile), unsigned((s.m + kTile - 1) / kTile));
+  WSI_CHECK(grid.y <= 65535, ErrorCode::Unsupported, "matmul on CUDA: ", s.m, " rows is more than this kernel's grid allows");
+  matmul_tiled<<<grid, block, 0, stream>>>(args.out.data, args.out.dtype, args.a.data, args.a.dtype, args.b.data,
+                                           args.b.dtype, args.bias.defined() ? args.bias.data : nullptr,
+                                           args.bias.dtype, s);
+  WSI_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace wsi::cuda

@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Native ops run in worker processes; the addon is context-aware, but forks keep a crash
+    // in one suite from taking the others down.
+    pool: 'forks',
+    testTimeout: 60_000,
+  },
+});
