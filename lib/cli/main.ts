@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+/** The `wsi-vqa` command. Each subcommand lives in its own file and registers itself here. */
+import { Command } from 'commander';
+
+import { version } from '../info.js';
+import { registerInfoCommand } from './infoCommand.js';
+
+const program = new Command('wsi-vqa')
+  .description('Whole-slide-image visual question answering: train, evaluate and serve on the CPU or CUDA')
+  .version(version);
+
+registerInfoCommand(program);
+
+await program.parseAsync(process.argv);

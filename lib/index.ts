@@ -1,0 +1,14 @@
+/**
+ * wsi-vqa: whole-slide-image visual question answering from Node — tensors and ops over a
+ * C++/CUDA core, and (as the library grows) the slide compressor, projector and Qwen3 model,
+ * training, generation and evaluation.
+ * @packageDocumentation
+ */
+export * from './errors.js';
+export { Tensor } from './tensor.js';
+export type { TensorData, TensorOptions } from './tensor.js';
+export type { Device, DType, BackendsInfo, CudaDeviceInfo, OpSchema } from './native.js';
+export { DTYPES, DTYPE_BYTES } from './dtype.js';
+export * from './ops.js';
+export { info, version } from './info.js';
+export type { LibraryInfo } from './info.js';

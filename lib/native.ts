@@ -1,0 +1,111 @@
+/**
+ * Loads the native addon and types its surface. Everything else in the library reaches the
+ * native core through {@link native}; nothing else touches the addon.
+ *
+ * The addon is found by node-gyp-build: `build/Release` (a local build) first, then
+ * `prebuilds/<platform>-<arch>/`. `WSI_VQA_ADDON` names an exact file instead (the sanitizer
+ * tests load an instrumented build this way).
+ * @internal
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+import * as errors from './errors.js';
+
+/** Element types of tensors. */
+export type DType = 'f32' | 'bf16' | 'f16' | 'i32' | 'i64';
+
+/** Where a tensor lives: host memory or a CUDA device by ordinal. */
+export type Device = 'cpu' | `cuda:${number}`;
+
+/** The native handle of a tensor (see `native/binding/native_tensor.h`). @internal */
+export interface NativeTensor {
+  readonly shape: number[];
+  readonly dtype: DType;
+  readonly device: Device;
+  readonly disposed: boolean;
+  readBytes(): ArrayBuffer;
+  writeBytes(data: ArrayBufferView): void;
+  to(device: Device): NativeTensor;
+  view(shape: readonly number[], elementOffset?: number): NativeTensor;
+  dispose(): void;
+}
+
+/** One op of the table, as `ops()` lists it. */
+export interface OpSchema {
+  name: string;
+  outputs: string[];
+  inputs: string[];
+  optionalInputs: string[];
+  attributes: Record<string, 'boolean' | 'number' | 'integer'>;
+  backends: { cpu: boolean; cuda: boolean };
+}
+
+/** A CUDA device as the runtime reports it. */
+export interface CudaDeviceInfo {
+  index: number;
+  name: string;
+  computeCapability: string;
+  memoryBytes: number;
+}
+
+/** What the build has and the machine offers. */
+export interface BackendsInfo {
+  cpu: { available: boolean; threads: number };
+  cuda: {
+    compiled: boolean;
+    available: boolean;
+    /** Why CUDA is not available, when it is not. */
+    reason?: string;
+    devices: CudaDeviceInfo[];
+    /** Path of the cuBLASLt library found at run time, or null. */
+    cublasLt: string | null;
+    /** Path of the NCCL library found at run time, or null. */
+    nccl: string | null;
+  };
+}
+
+/** Op arguments: tensors by name and attributes. @internal */
+export type NativeOpArgs = Record<string, NativeTensor | number | boolean | undefined>;
+
+/** @internal */
+export interface NativeAddon {
+  NativeTensor: abstract new () => NativeTensor;
+  empty(shape: readonly number[], dtype: DType, device: Device): NativeTensor;
+  fromBytes(data: ArrayBufferView, shape: readonly number[], dtype: DType, device: Device): NativeTensor;
+  runOp(op: string, args: NativeOpArgs): void;
+  runOpAsync(op: string, args: NativeOpArgs): Promise<void>;
+  ops(): OpSchema[];
+  supports(op: string, device: Device): boolean;
+  info(): BackendsInfo;
+  synchronize(): void;
+  setErrorClasses(classes: Record<string, unknown>): void;
+}
+
+const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+const require = createRequire(import.meta.url);
+
+function loadAddon(): NativeAddon {
+  const attempts: string[] = [];
+  const explicit = process.env.WSI_VQA_ADDON;
+  if (explicit) {
+    try {
+      return require(explicit) as NativeAddon;
+    } catch (error) {
+      attempts.push(`WSI_VQA_ADDON=${explicit}: ${(error as Error).message}`);
+    }
+  }
+  try {
+    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+    return load(packageRoot);
+  } catch (error) {
+    attempts.push(`${packageRoot} (build/Release, prebuilds/): ${(error as Error).message}`);
+  }
+  throw new errors.MissingLibraryError(
+    `the wsi-vqa native addon could not be loaded; run \`npm rebuild wsi-vqa\` (needs cmake or node-gyp and a C++20 compiler). Tried:\n  ${attempts.join('\n  ')}`,
+  );
+}
+
+/** The loaded addon, with the library's error classes registered. @internal */
+export const native: NativeAddon = loadAddon();
+native.setErrorClasses({ ...errors });

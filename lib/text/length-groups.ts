@@ -1,0 +1,62 @@
+/**
+ * Length-grouped batching: batches of samples of similar length, so little of a batch is padding,
+ * while the order stays random from epoch to epoch (Hugging Face's `LengthGroupedSampler`).
+ */
+
+/** How samples are grouped. */
+export interface LengthGroupOptions {
+  /** Samples per batch (the last batch may be smaller). */
+  batchSize: number;
+  /** Integer seed of the shuffle; the same seed and lengths give the same batches. Mix in the epoch for a new order each epoch. */
+  seed: number;
+  /** Samples sorted together = batchSize × this. Larger groups pad less but are less random. Default 50 (as Hugging Face). */
+  megabatchFactor?: number;
+}
+
+/**
+ * Sample indices grouped into batches of similar length: the samples are shuffled by `seed`,
+ * cut into megabatches of `batchSize × megabatchFactor`, each sorted longest first and cut into
+ * batches; the batch holding the longest sample comes first (an out-of-memory shows at once).
+ * `lengths[i]` is sample i's token count. Every index appears exactly once.
+ */
+export function lengthGroupedBatches(lengths: readonly number[], options: LengthGroupOptions): number[][] {
+  const { batchSize, seed, megabatchFactor = 50 } = options;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize: expected a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(megabatchFactor) || megabatchFactor < 1) {
+    throw new RangeError(`megabatchFactor: expected a positive integer, got ${megabatchFactor}`);
+  }
+  const order = shuffled(lengths.length, seed);
+  const megabatch = batchSize * megabatchFactor;
+  const batches: number[][] = [];
+  for (let m = 0; m < order.length; m += megabatch) {
+    const group = order.slice(m, m + megabatch).sort((a, b) => lengths[b] - lengths[a]);
+    for (let b = 0; b < group.length; b += batchSize) batches.push(group.slice(b, b + batchSize));
+  }
+  const longestSample = order.reduce((best, i) => (lengths[i] > lengths[best] ? i : best), order[0]);
+  const longest = batches.findIndex((batch) => batch.includes(longestSample));
+  if (longest > 0) [batches[0], batches[longest]] = [batches[longest], batches[0]];
+  return batches;
+}
+
+/** 0 … n − 1 in a random order fixed by `seed` (Fisher–Yates with mulberry32). */
+function shuffled(n: number, seed: number): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  const random = mulberry32(seed);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+/** A small, fast 32-bit PRNG: uniform floats in [0, 1) from a seed. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,170 @@
+/** Cases of the basic ops: matmul, add, scale, softmax (+ backward), sum_rows. */
+import type { DType } from '../../../lib/dtype.js';
+import { linearBackward, runOp, softmaxBackward } from '../../../lib/ops.js';
+import type { GradientCase, OpCase, Tolerance } from '../harness.js';
+import { defaultTolerance } from '../harness.js';
+import { matmulRef, softmaxRef, sumRowsRef } from '../reference.js';
+
+/** Odd sizes on purpose: 1, and sizes that are not multiples of any vector width or tile. */
+const MATMUL_SIZES: [m: number, k: number, n: number][] = [
+  [1, 1, 1],
+  [33, 127, 17],
+  [127, 1025, 33],
+  [3, 33, 1025],
+];
+
+// A dot product of length k in f32 is off by up to about k·2^-24 of Σ|a·b| (≈ √k·|a||b| for
+// normal inputs); allow that in atol on top of the output dtype's own rounding.
+function matmulTolerance(k: number): (dtype: DType) => Tolerance {
+  return (dtype) => {
+    const base = defaultTolerance(dtype);
+    return { ...base, atol: base.atol + 4e-7 * k, normalized: base.normalized + 1e-7 * Math.sqrt(k) };
+  };
+}
+
+function matmulCases(): OpCase[] {
+  const cases: OpCase[] = [];
+  for (const [m, k, n] of MATMUL_SIZES) {
+    for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
+      for (const dtype of ['f32', 'bf16'] as DType[]) {
+        const withBias = (m + n + Number(transA)) % 2 === 0;
+        const accumulate = transA && transB;
+        const name = `matmul ${dtype} m${m} k${k} n${n}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}${withBias ? ' +bias' : ''}${accumulate ? ' beta' : ''}`;
+        cases.push({
+          name,
+          op: 'matmul',
+          inputs: {
+            a: { shape: transA ? [k, m] : [m, k], dtype },
+            b: { shape: transB ? [n, k] : [k, n], dtype },
+            ...(withBias ? { bias: { shape: [n], dtype } } : {}),
+          },
+          outputs: { out: { shape: [m, n], dtype, initial: accumulate } },
+          attrs: { transA, transB, alpha: accumulate ? 0.75 : 1, beta: accumulate ? -0.5 : 0 },
+          reference: (v) => ({
+            out: matmulRef(v.a, v.b, { m, n, k, transA, transB }, { alpha: accumulate ? 0.75 : 1, beta: accumulate ? -0.5 : 0, out: v.out, bias: v.bias }),
+          }),
+          tolerance: matmulTolerance(k),
+        });
+      }
+    }
+  }
+  // Leading dimensions of a fold into M: (2, 5, 33) · (33, 7) → (2, 5, 7); mixed dtypes.
+  cases.push({
+    name: 'matmul batched a (2, 5, 33) f32 · b bf16 → out bf16',
+    op: 'matmul',
+    inputs: { a: { shape: [2, 5, 33] }, b: { shape: [33, 7], dtype: 'bf16' } },
+    outputs: { out: { shape: [2, 5, 7], dtype: 'bf16' } },
+    reference: (v) => ({ out: matmulRef(v.a, v.b, { m: 10, n: 7, k: 33, transA: false, transB: false }) }),
+    tolerance: matmulTolerance(33),
+  });
+  return cases;
+}
+
+const ELEMENTWISE_SHAPES = [[1], [33], [3, 1025], [4099]];
+
+function elementwiseCases(): OpCase[] {
+  const cases: OpCase[] = [];
+  for (const shape of ELEMENTWISE_SHAPES) {
+    for (const dtype of ['f32', 'bf16', 'f16'] as DType[]) {
+      cases.push({
+        name: `add ${dtype} [${shape}]`,
+        op: 'add',
+        inputs: { a: { shape, dtype }, b: { shape, dtype } },
+        outputs: { out: { shape, dtype } },
+        attrs: { alpha: 2, beta: -0.5 },
+        reference: (v) => ({ out: v.a.map((a, i) => 2 * a - 0.5 * v.b[i]) }),
+      });
+      cases.push({
+        name: `scale ${dtype} [${shape}]`,
+        op: 'scale',
+        inputs: { x: { shape, dtype } },
+        outputs: { out: { shape, dtype } },
+        attrs: { scale: 0.3 },
+        reference: (v) => ({ out: v.x.map((x) => 0.3 * x) }),
+      });
+    }
+  }
+  return cases;
+}
+
+const ROW_SHAPES: [rows: number, cols: number][] = [
+  [1, 1],
+  [33, 127],
+  [7, 1025],
+  [2, 4099],
+];
+
+function softmaxCases(): OpCase[] {
+  const cases: OpCase[] = [];
+  for (const [rows, cols] of ROW_SHAPES) {
+    for (const dtype of ['f32', 'bf16'] as DType[]) {
+      cases.push({
+        name: `softmax ${dtype} [${rows}, ${cols}] large logits`,
+        op: 'softmax',
+        // Logits up to ±60: exp overflows in f32 without subtracting the row maximum.
+        inputs: { x: { shape: [rows, cols], dtype, draw: (r) => 20 * r.normal() } },
+        outputs: { out: { shape: [rows, cols], dtype } },
+        reference: (v) => ({ out: softmaxRef(v.x, cols) }),
+      });
+      cases.push({
+        name: `softmax_backward ${dtype} [${rows}, ${cols}]`,
+        op: 'softmax_backward',
+        inputs: { y: { shape: [rows, cols], dtype, draw: (r) => r.uniform() / cols }, dy: { shape: [rows, cols], dtype } },
+        outputs: { dx: { shape: [rows, cols], dtype } },
+        reference: (v) => {
+          const dx = new Float64Array(v.y.length);
+          for (let r = 0; r < rows; r++) {
+            let dot = 0;
+            for (let c = 0; c < cols; c++) dot += v.y[r * cols + c] * v.dy[r * cols + c];
+            for (let c = 0; c < cols; c++) dx[r * cols + c] = v.y[r * cols + c] * (v.dy[r * cols + c] - dot);
+          }
+          return { dx };
+        },
+      });
+    }
+  }
+  return cases;
+}
+
+function sumRowsCases(): OpCase[] {
+  return [
+    [1025, 33, false],
+    [1, 127, true],
+    [9, 4099, true],
+  ].map(([rows, cols, accumulate]) => ({
+    name: `sum_rows [${rows}, ${cols}]${accumulate ? ' accumulate' : ''}`,
+    op: 'sum_rows',
+    inputs: { x: { shape: [rows as number, cols as number] } },
+    outputs: { out: { shape: [cols as number], initial: accumulate as boolean } },
+    attrs: { accumulate: accumulate as boolean },
+    reference: (v) => ({ out: sumRowsRef(v.x, cols as number, accumulate ? v.out : undefined) }),
+    // A sum of `rows` normal values: f32 error grows like rows·2^-24·Σ|x|.
+    tolerance: () => ({ atol: 1e-6 * (rows as number), rtol: 1e-5, normalized: 1e-6 }),
+  }));
+}
+
+export const basicOpCases: OpCase[] = [...matmulCases(), ...elementwiseCases(), ...softmaxCases(), ...sumRowsCases()];
+
+export const basicGradientCases: GradientCase[] = [
+  {
+    name: 'softmax backward [5, 33]',
+    params: { x: { shape: [5, 33], draw: (r) => 3 * r.normal() } },
+    outShape: [5, 33],
+    forward: (p) => softmaxRef(p.x, 33),
+    backward: (p, dy) => {
+      using y = p.x.reshape([5, 33]);
+      runOp('softmax', { out: y, x: p.x }); // y overwrites x's memory: x is not needed again
+      return { x: softmaxBackward(y, dy) };
+    },
+  },
+  {
+    name: 'linear backward x (2, 3, 13) · W (11, 13)ᵀ + b',
+    params: { x: { shape: [2, 3, 13] }, weight: { shape: [11, 13] }, bias: { shape: [11] } },
+    outShape: [2, 3, 11],
+    forward: (p) => matmulRef(p.x, p.weight, { m: 6, n: 11, k: 13, transA: false, transB: true }, { bias: p.bias }),
+    backward: (p, dy) => {
+      const g = linearBackward(p.x, p.weight, dy, { bias: true });
+      return { x: g.dx, weight: g.dWeight, bias: g.dBias! };
+    },
+  },
+];
