@@ -5,7 +5,7 @@
 import { describe, it } from 'vitest';
 
 import { supports } from '../../lib/ops.js';
-import { basicGradientCases, basicOpCases } from './cases/basic.js';
+import { allGradientCases, allOpCases } from './cases/index.js';
 import { backends, checkGradientCase, checkOpCase } from './harness.js';
 import { baseSeed } from './random.js';
 
@@ -13,11 +13,11 @@ console.log(`op tests: base seed ${baseSeed} (replay with WSI_TEST_SEED=${baseSe
 
 for (const { device, available } of backends()) {
   describe(`ops on ${device}`, () => {
-    for (const testCase of basicOpCases) {
+    for (const testCase of allOpCases) {
       const runs = available && supports(testCase.op, device);
       it.skipIf(!runs)(testCase.name, () => checkOpCase(testCase, device));
     }
-    for (const testCase of basicGradientCases) {
+    for (const testCase of allGradientCases) {
       it.skipIf(!available)(`gradient: ${testCase.name}`, () => checkGradientCase(testCase, device));
     }
   });
