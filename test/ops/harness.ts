@@ -78,10 +78,6 @@ export function backends(): { device: Device; available: boolean }[] {
   ];
 }
 
-/** Guard elements on each side of an output. */
-const GUARD = 67;
-const GUARD_VALUE = -1536; // -1.5·2^10: exactly representable in bf16, f16 and f32
-
 function numel(shape: readonly number[]): number {
   return shape.reduce((n, d) => n * d, 1);
 }
@@ -113,8 +109,27 @@ export function compare(actual: ArrayLike<number>, expected: ArrayLike<number>, 
     if (bad && mismatches++ < 5) problems.push(`[${i}] = ${a}, expected ${r}`);
   }
   if (mismatches > 5) problems.push(`… ${mismatches} elements out of tolerance in all`);
-  const normalized = Math.sqrt(diffSq) / Math.max(Math.sqrt(refSq), 1e-30);
+  // Below atol the reference is noise-level, so atol·√n floors the denominator.
+  const normalized = Math.sqrt(diffSq) / (Math.sqrt(refSq) + tol.atol * Math.sqrt(expected.length));
   if (refSq > 0 && !(normalized <= tol.normalized)) problems.push(`normalized error ${normalized.toExponential(2)} > ${tol.normalized}`);
+  return problems;
+}
+
+/** Outputs are allocated with this many guard elements on each side, holding GUARD_VALUE. */
+export const GUARD = 67;
+const GUARD_VALUE = -1536; // -1.5·2^10: exactly representable in bf16, f16 and f32
+
+/** Guard elements around an output of n elements (laid out as in checkOpCase) that were overwritten. */
+export function guardProblems(all: ArrayLike<number>, n: number): string[] {
+  const problems: string[] = [];
+  for (const [from, to] of [[0, GUARD], [GUARD + n, n + 2 * GUARD]]) {
+    for (let i = from; i < to; i++) {
+      if (all[i] !== GUARD_VALUE) {
+        problems.push(`guard element ${i - GUARD} was overwritten with ${all[i]}`);
+        break;
+      }
+    }
+  }
   return problems;
 }
 
@@ -151,16 +166,9 @@ export function checkOpCase(testCase: OpCase, device: Device): void {
       const dtype = spec.dtype ?? 'f32';
       const all = guarded[name].toFloat32();
       const n = numel(spec.shape);
-      for (const [from, to] of [[0, GUARD], [GUARD + n, n + 2 * GUARD]]) {
-        for (let i = from; i < to; i++) {
-          if (all[i] !== GUARD_VALUE) {
-            problems.push(`${name}: guard element ${i - GUARD} was overwritten with ${all[i]}`);
-            break;
-          }
-        }
-      }
+      for (const p of guardProblems(all, n)) problems.push(`${name}: ${p}`);
       const tol = (testCase.tolerance ?? defaultTolerance)(dtype);
-      for (const p of compare(all.subarray(GUARD, GUARD + n), expected[name], tol)) problems.push(`${name}${p}`);
+      for (const p of compare(all.subarray(GUARD, GUARD + n), expected[name], tol)) problems.push(label(name, p));
     }
     if (problems.length > 0) {
       throw new Error(
@@ -215,7 +223,7 @@ export function checkGradientCase(testCase: GradientCase, device: Device): void 
         numeric[i] = (up - down) / (2 * h);
       }
       const tol = testCase.tolerance ?? { atol: 1e-4, rtol: 1e-4, normalized: 1e-5 };
-      for (const p of compare(got.toFloat32(), numeric, tol)) problems.push(`d${name}${p}`);
+      for (const p of compare(got.toFloat32(), numeric, tol)) problems.push(label(`d${name}`, p));
     }
     if (problems.length > 0) {
       throw new Error(
@@ -226,6 +234,11 @@ export function checkGradientCase(testCase: GradientCase, device: Device): void 
   } finally {
     for (const t of owned) t.dispose();
   }
+}
+
+// "out[3] = …" for an element, "out: normalized error …" for the rest.
+function label(tensor: string, problem: string): string {
+  return problem.startsWith('[') ? `${tensor}${problem}` : `${tensor}: ${problem}`;
 }
 
 function track(owned: Tensor[], t: Tensor): Tensor {
