@@ -12,3 +12,6 @@ export { DTYPES, DTYPE_BYTES } from './dtype.js';
 export * from './ops.js';
 export { info, version } from './info.js';
 export type { LibraryInfo } from './info.js';
+export { benchmarkOps, benchmarkableOps } from './bench/run.js';
+export type { BenchOptions, BenchResult } from './bench/run.js';
+export * from './text/index.js';

@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 
 import { version } from '../info.js';
+import { registerBenchCommand } from './benchCommand.js';
 import { registerInfoCommand } from './infoCommand.js';
 
 const program = new Command('wsi-vqa')
@@ -10,5 +11,6 @@ const program = new Command('wsi-vqa')
   .version(version);
 
 registerInfoCommand(program);
+registerBenchCommand(program);
 
 await program.parseAsync(process.argv);
