@@ -97,3 +97,40 @@ export function roundTo(dtype: DType, value: number): number {
       return Math.trunc(value);
   }
 }
+
+// Whole arrays at once, for file readers: f16 through a table of all 65 536 patterns.
+const FLOAT16_TABLE_SIZE = 1 << 16;
+let float16Table: Float32Array | undefined;
+
+/** Float16 bit patterns [n] → float32 values [n] (exact). */
+export function float16ToFloat32(bits: Uint16Array): Float32Array {
+  if (!float16Table) {
+    float16Table = new Float32Array(FLOAT16_TABLE_SIZE);
+    for (let b = 0; b < FLOAT16_TABLE_SIZE; b++) float16Table[b] = fromF16Bits(b);
+  }
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = float16Table[bits[i]];
+  return out;
+}
+
+/** Bfloat16 bit patterns [n] → float32 values [n] (exact: the high half of a float32). */
+export function bfloat16ToFloat32(bits: Uint16Array): Float32Array {
+  const out = new Uint32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = bits[i] << 16;
+  return new Float32Array(out.buffer);
+}
+
+/** Float32 values [n] → bfloat16 bit patterns [n], rounding to nearest even (NaN stays NaN). */
+export function float32ToBfloat16(values: Float32Array): Uint16Array {
+  const words = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if ((w & 0x7fffffff) > 0x7f800000) {
+      out[i] = (w >>> 16) | 0x40; // quiet NaN
+    } else {
+      out[i] = (w + 0x7fff + ((w >>> 16) & 1)) >>> 16;
+    }
+  }
+  return out;
+}

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 
 import { version } from '../info.js';
 import { registerBenchCommand } from './benchCommand.js';
+import { registerDataCommand } from './dataCommand.js';
 import { registerInfoCommand } from './infoCommand.js';
 
 const program = new Command('wsi-vqa')
@@ -12,5 +13,6 @@ const program = new Command('wsi-vqa')
 
 registerInfoCommand(program);
 registerBenchCommand(program);
+registerDataCommand(program);
 
 await program.parseAsync(process.argv);

@@ -7,22 +7,16 @@
  */
 import { ShapeError } from '../errors.js';
 import { IGNORE_LABEL, type TokenizedConversation } from './chat.js';
+import { FEATURE_WIDTH } from '../io/features.js';
+import type { SlideFeatures } from '../io/features.js';
 
-/** The slide feature width the compressor takes (DESIGN §2: 512-d features are widened to it). */
-const DEFAULT_FEATURE_WIDTH = 1024;
-
-/** The patch features of one slide, as the feature readers give them. */
-export interface SlideFeatures {
-  /** float32 [N, W], row-major (W = 1024 after widening). */
-  features: Float32Array;
-  /** N: the number of patches. */
-  patches: number;
-}
+/** The patch features of one slide, as the feature readers give them: float32 [N, W] and N. */
+export type SlidePatches = Pick<SlideFeatures, 'features' | 'patches'>;
 
 /** One sample to collate: a tokenized conversation and the slides of its `<image>` placeholders, in order. */
 export interface CollateSample {
   conversation: TokenizedConversation;
-  slides: readonly SlideFeatures[];
+  slides: readonly SlidePatches[];
 }
 
 /** A collated batch. B = samples, T = longest sequence, S = slides, P = patches of all slides, K = image tokens per slide. */
@@ -146,5 +140,5 @@ function checkFeatureWidth(samples: readonly CollateSample[]): number {
       width = w;
     }),
   );
-  return width ?? DEFAULT_FEATURE_WIDTH;
+  return width ?? FEATURE_WIDTH;
 }

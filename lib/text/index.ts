@@ -7,6 +7,8 @@ export {
   loadTokenizer,
   type EncodingWithOffsets,
   type SpecialTokenIds,
+  type TokenizerConfigJson,
+  type TokenizerJson,
 } from './tokenizer.js';
 export {
   IGNORE_LABEL,
@@ -19,5 +21,5 @@ export {
   type TokenizedConversation,
   type TokenizedPrompt,
 } from './chat.js';
-export { collateConversations, type CollateOptions, type CollateSample, type SlideFeatures, type VqaBatch } from './collate.js';
+export { collateConversations, type CollateOptions, type CollateSample, type SlidePatches, type VqaBatch } from './collate.js';
 export { lengthGroupedBatches, type LengthGroupOptions } from './length-groups.js';

@@ -56,7 +56,7 @@ interface AddedTokenJson {
   rstrip?: boolean;
 }
 
-interface TokenizerJson {
+export interface TokenizerJson {
   added_tokens?: AddedTokenJson[];
   model?: { vocab?: unknown };
   [key: string]: unknown;
@@ -65,7 +65,7 @@ interface TokenizerJson {
 /** A config value naming a token: a string or `{content}` (older `AddedToken` dumps). */
 type TokenSetting = string | { content: string } | null | undefined;
 
-interface TokenizerConfigJson {
+export interface TokenizerConfigJson {
   chat_template?: string | { name: string; template: string }[];
   eos_token?: TokenSetting;
   pad_token?: TokenSetting;

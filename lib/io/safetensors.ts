@@ -1,0 +1,166 @@
+/**
+ * Reading and writing `.safetensors` files: an 8-byte little-endian header length, a JSON header
+ * `{name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?: {string: string}}`, then the
+ * tensor bytes. Reading checks the header against the file before allocating; writing goes to
+ * a temporary file that is renamed into place, so a crash never leaves a half-written file.
+ */
+import { randomBytes } from 'node:crypto';
+import { type FileHandle, open, rename, rm } from 'node:fs/promises';
+import { FormatError, IoError } from '../errors.js';
+import { describeFsError } from './fileBytes.js';
+import { BYTES_PER_ELEMENT, type StoredTensor, elementCount, isStoredDtype, storedBytes, typedElements } from './storedTensor.js';
+
+/** The safetensors format caps its header at 100 MB. */
+const MAX_HEADER_BYTES = 100_000_000;
+const HEADER_LENGTH_BYTES = 8;
+/** Tensor data starts 8-byte aligned: the header is padded with spaces to a multiple of this. */
+const HEADER_ALIGNMENT = 8;
+/** One read call stays under Node's 2 GiB limit per read. */
+const MAX_READ_BYTES = 1 << 30;
+
+/** The content of a safetensors file. */
+export interface Safetensors {
+  /** Tensors by name, in file order, each contiguous in its stored dtype. */
+  tensors: Map<string, StoredTensor>;
+  /** The free-form `__metadata__` string map (empty when absent). */
+  metadata: Record<string, string>;
+}
+
+/**
+ * Reads every tensor of a safetensors file. Dtypes F32, F16, BF16, F64, I32, I64.
+ * Throws {@link FormatError} naming the file (and tensor) for a lying header, an offset outside
+ * the data, overlapping tensors or an unsupported dtype; {@link IoError} when it cannot be read.
+ */
+export async function readSafetensors(path: string): Promise<Safetensors> {
+  const handle = await openFile(path, 'r');
+  try {
+    const fileSize = (await handle.stat()).size;
+    const lengthBytes = await readAt(handle, path, 0, HEADER_LENGTH_BYTES, fileSize);
+    const headerLength = new DataView(lengthBytes.buffer, lengthBytes.byteOffset).getBigUint64(0, true);
+    if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, fileSize - HEADER_LENGTH_BYTES))) {
+      throw new FormatError(`${path}: safetensors header claims ${headerLength} bytes but the file has ${fileSize} bytes (limit ${MAX_HEADER_BYTES})`);
+    }
+    const headerBytes = await readAt(handle, path, HEADER_LENGTH_BYTES, Number(headerLength), fileSize);
+    const dataStart = HEADER_LENGTH_BYTES + Number(headerLength);
+    const entries = parseHeader(headerBytes, path, fileSize - dataStart);
+    const tensors = new Map<string, StoredTensor>();
+    for (const entry of entries.tensors) {
+      const bytes = await readAt(handle, path, dataStart + entry.begin, entry.end - entry.begin, fileSize);
+      tensors.set(entry.name, { dtype: entry.dtype, shape: entry.shape, data: typedElements(entry.dtype, bytes) });
+    }
+    return { tensors, metadata: entries.metadata };
+  } finally {
+    await handle.close();
+  }
+}
+
+interface HeaderEntry {
+  name: string;
+  dtype: StoredTensor['dtype'];
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+function parseHeader(bytes: Uint8Array, path: string, dataBytes: number): { tensors: HeaderEntry[]; metadata: Record<string, string> } {
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (error) {
+    throw new FormatError(`${path}: safetensors header is not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new FormatError(`${path}: safetensors header is not a JSON object`);
+  const metadata: Record<string, string> = {};
+  const tensors: HeaderEntry[] = [];
+  for (const [name, info] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      for (const [key, value] of Object.entries(info ?? {})) {
+        if (typeof value !== 'string') throw new FormatError(`${path}: __metadata__.${key} is not a string`);
+        metadata[key] = value;
+      }
+      continue;
+    }
+    const where = `${path}: tensor ${name}`;
+    const { dtype, shape, data_offsets: offsets } = (info ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (!isStoredDtype(dtype)) throw new FormatError(`${where}: dtype ${String(dtype)} is not supported (F32, F16, BF16, F64, I32, I64 are)`);
+    if (!Array.isArray(shape) || !shape.every((n) => Number.isSafeInteger(n) && n >= 0)) throw new FormatError(`${where}: shape ${JSON.stringify(shape)} is invalid`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((n) => Number.isSafeInteger(n) && n >= 0)) {
+      throw new FormatError(`${where}: data_offsets ${JSON.stringify(offsets)} are invalid`);
+    }
+    const [begin, end] = offsets as number[];
+    const needed = elementCount(shape) * BYTES_PER_ELEMENT[dtype];
+    if (end < begin || end > dataBytes) throw new FormatError(`${where}: data_offsets [${begin}, ${end}] lie outside the ${dataBytes} bytes of data`);
+    if (end - begin !== needed) throw new FormatError(`${where}: data_offsets span ${end - begin} bytes but shape [${shape}] of ${dtype} needs ${needed}`);
+    tensors.push({ name, dtype, shape, begin, end });
+  }
+  const byOffset = [...tensors].sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < byOffset.length; i++) {
+    if (byOffset[i].begin < byOffset[i - 1].end) throw new FormatError(`${path}: tensors ${byOffset[i - 1].name} and ${byOffset[i].name} overlap`);
+  }
+  return { tensors: byOffset, metadata };
+}
+
+/**
+ * Writes `tensors` (name → contiguous row-major data in its dtype, or raw little-endian bytes)
+ * and an optional string `metadata` map as a safetensors file, atomically: the bytes go to a
+ * temporary file next to `path`, which is flushed and then renamed over `path`.
+ * Throws `RangeError` when a tensor's data does not match its shape; {@link IoError} on write failure.
+ */
+export async function writeSafetensors(
+  path: string,
+  tensors: ReadonlyMap<string, StoredTensor> | Readonly<Record<string, StoredTensor>>,
+  metadata: Readonly<Record<string, string>> = {},
+): Promise<void> {
+  const list: [string, StoredTensor][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = { ...metadata };
+  let offset = 0;
+  for (const [name, tensor] of list) {
+    const byteLength = elementCount(tensor.shape) * BYTES_PER_ELEMENT[tensor.dtype];
+    if (tensor.data.byteLength !== byteLength) {
+      throw new RangeError(`writeSafetensors: tensor ${name} has ${tensor.data.byteLength} bytes but shape [${tensor.shape}] of ${tensor.dtype} needs ${byteLength}`);
+    }
+    header[name] = { dtype: tensor.dtype, shape: tensor.shape, data_offsets: [offset, offset + byteLength] };
+    offset += byteLength;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.length / HEADER_ALIGNMENT) * HEADER_ALIGNMENT;
+  const headerBytes = new Uint8Array(HEADER_LENGTH_BYTES + padded).fill(0x20);
+  new DataView(headerBytes.buffer).setBigUint64(0, BigInt(padded), true);
+  headerBytes.set(json, HEADER_LENGTH_BYTES);
+
+  const temporary = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const handle = await openFile(temporary, 'w');
+  try {
+    await handle.write(headerBytes);
+    for (const [, tensor] of list) await handle.write(storedBytes(tensor.data));
+    await handle.sync();
+    await handle.close();
+    await rename(temporary, path);
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await rm(temporary, { force: true });
+    throw new IoError(`${path}: cannot write safetensors file (${describeFsError(error)})`, { cause: error });
+  }
+}
+
+async function openFile(path: string, flags: 'r' | 'w'): Promise<FileHandle> {
+  try {
+    return await open(path, flags);
+  } catch (error) {
+    throw new IoError(`${path}: cannot ${flags === 'r' ? 'read' : 'write'} file (${describeFsError(error)})`, { cause: error });
+  }
+}
+
+/** Exactly `length` bytes at `position` (a fresh, aligned buffer); the caller has checked they lie in the file. */
+async function readAt(handle: FileHandle, path: string, position: number, length: number, fileSize: number): Promise<Uint8Array> {
+  if (position + length > fileSize) throw new FormatError(`${path}: needs ${length} bytes at ${position} but the file has ${fileSize} bytes (truncated?)`);
+  const buffer = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await handle.read(buffer, done, Math.min(length - done, MAX_READ_BYTES), position + done);
+    if (bytesRead === 0) throw new FormatError(`${path}: file ended early (truncated while reading?)`);
+    done += bytesRead;
+  }
+  return buffer;
+}
