@@ -126,13 +126,22 @@ function softmaxCases(): OpCase[] {
         inputs: { y: { shape: [rows, cols], dtype, draw: (r) => r.uniform() / cols }, dy: { shape: [rows, cols], dtype } },
         outputs: { dx: { shape: [rows, cols], dtype } },
         reference: (v) => {
+          // dx = y·(dy − Σ y·dy) cancels when the row sum is close to dy; dxScale is the size of its terms.
           const dx = new Float64Array(v.y.length);
+          const dxScale = new Float64Array(v.y.length);
           for (let r = 0; r < rows; r++) {
             let dot = 0;
-            for (let c = 0; c < cols; c++) dot += v.y[r * cols + c] * v.dy[r * cols + c];
-            for (let c = 0; c < cols; c++) dx[r * cols + c] = v.y[r * cols + c] * (v.dy[r * cols + c] - dot);
+            let dotScale = 0;
+            for (let c = 0; c < cols; c++) {
+              dot += v.y[r * cols + c] * v.dy[r * cols + c];
+              dotScale += Math.abs(v.y[r * cols + c] * v.dy[r * cols + c]);
+            }
+            for (let c = 0; c < cols; c++) {
+              dx[r * cols + c] = v.y[r * cols + c] * (v.dy[r * cols + c] - dot);
+              dxScale[r * cols + c] = Math.abs(v.y[r * cols + c]) * (Math.abs(v.dy[r * cols + c]) + dotScale);
+            }
           }
-          return { dx };
+          return { dx, dxScale };
         },
       });
     }
