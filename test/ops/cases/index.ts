@@ -8,3 +8,5 @@ export const allGradientCases: GradientCase[] = [...basicGradientCases];
 import { attentionGradientCases, attentionOpCases } from './attention.js';
 allOpCases.push(...attentionOpCases);
 allGradientCases.push(...attentionGradientCases);
+import { linearOpCases } from './linear.js';
+allOpCases.push(...linearOpCases);
