@@ -10,9 +10,15 @@
 // walks the keys in tiles of kKeyTile rows copied to shared memory as f32, with the online
 // softmax (running max m, running sum l, accumulator rescaled by exp(m_old − m_new)). Causal
 // blocks stop at their last query row. Arithmetic is f32 on CUDA cores; D ≤ 128.
+//
+// bf16 / f16 inputs with D = 64 or 128 go to the tensor-core kernel (attention_forward_tc.cu)
+// instead, unless WSI_VQA_ATTENTION=cuda-cores (see attention_paths.h).
 #include <cfloat>
+#include <cstdlib>
+#include <cstring>
 
 #include "attention_common.cuh"
+#include "attention_paths.h"
 #include "check.h"
 #include "ops.h"
 
@@ -89,6 +95,18 @@ __global__ void __launch_bounds__(kThreads)
   if (lane == 0) lse[L.stat(b, h, i)] = row_valid && l > 0.0f ? m + logf(l) : 0.0f;
 }
 
+// WSI_VQA_ATTENTION, read once: "cuda-cores" forces this file's kernel; unset or "auto" chooses.
+bool cuda_cores_forced() {
+  static const bool forced = [] {
+    const char* value = std::getenv("WSI_VQA_ATTENTION");
+    if (!value || !*value || std::strcmp(value, "auto") == 0) return false;
+    WSI_CHECK(std::strcmp(value, "cuda-cores") == 0, ErrorCode::Unsupported,
+              "WSI_VQA_ATTENTION must be 'cuda-cores' or 'auto', got '", value, "'");
+    return true;
+  }();
+  return forced;
+}
+
 }  // namespace
 
 void attention(const AttentionArgs& args, const ExecContext& ctx) {
@@ -98,6 +116,7 @@ void attention(const AttentionArgs& args, const ExecContext& ctx) {
   WSI_CHECK(L.dim <= 128, ErrorCode::Unsupported, "attention on CUDA: head dim ", L.dim, " is more than 128");
   WSI_CHECK(L.batch <= 65535 && L.q_heads <= 65535, ErrorCode::Unsupported, "attention on CUDA: ", L.batch,
             " sequences of ", L.q_heads, " heads is more than the grid allows");
+  if (!cuda_cores_forced() && attention_forward_tensor_core(args, stream)) return;
   const dim3 grid(unsigned((L.tokens + kQueryRows - 1) / kQueryRows), unsigned(L.q_heads), unsigned(L.batch));
   const int32_t* lens = args.seq_lens.defined() ? args.seq_lens.as<const int32_t>() : nullptr;
   auto launch = [&](auto kernel) {

@@ -55,10 +55,15 @@ function describe(s: Shape, dtype: DType): string {
 }
 
 // The GPU kernels use __expf (a few ulps, more for large arguments) and sum in another order
-// than the CPU: allow ~10 f32 ulps of the result on top of the dtype's rounding.
+// than the CPU: allow ~10 f32 ulps of the result on top of the dtype's rounding. With bf16
+// inputs the tensor-core forward also rounds each probability to bf16 before P·V (as
+// FlashAttention does): up to 2^-9·Σ p_j·|v_j| more, about 2^-9·3 for normal v (a numpy model
+// of it over causal T 33–127 stayed under 3.6e-3 beyond rtol).
 function attentionTolerance(dtype: DType): Tolerance {
-  const base = defaultTolerance(dtype);
-  return dtype === 'f32' ? { atol: 2e-5, rtol: 1e-4, normalized: 1e-5 } : base;
+  return dtype === 'f32' ? { atol: 2e-5, rtol: 1e-4, normalized: 1e-5 } : defaultTolerance(dtype);
+}
+function forwardTolerance(dtype: DType): Tolerance {
+  return dtype === 'bf16' ? { ...defaultTolerance(dtype), atol: 6e-3 } : attentionTolerance(dtype);
 }
 
 // The backward sums T products per element: like a matmul of inner size T·(Hq/Hkv).
@@ -81,7 +86,7 @@ function forwardCases(): OpCase[] {
         outputs: { out: { shape: [s.batch, s.tokens, s.qHeads, s.dim], dtype }, lse: { shape: [s.batch, s.qHeads, s.tokens] } },
         attrs: attrs(s),
         reference: (v) => attentionRef(v.q, v.k, v.v, s, { seqLens: v.seqLens, causal: s.causal, scale: s.scale }),
-        tolerance: attentionTolerance,
+        tolerance: forwardTolerance,
       });
     }
   }
