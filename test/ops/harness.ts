@@ -38,6 +38,11 @@ export interface OpCase {
   name: string;
   op: string;
   inputs: Record<string, TensorSpec>;
+  /**
+   * Inputs computed in float64 from the drawn ones (and rounded to their dtype), for ops whose
+   * inputs must agree, such as a backward reading its forward's output.
+   */
+  derived?: Record<string, TensorSpec & { compute: (values: Record<string, Float64Array>) => Float64Array }>;
   /** Outputs; `initial` ones are filled with random values first and read by the op (beta, accumulate). */
   outputs: Record<string, TensorSpec & { initial?: boolean }>;
   attrs?: Record<string, number | boolean>;
@@ -158,6 +163,11 @@ export function checkOpCase(testCase: OpCase, device: Device): void {
     for (const [name, spec] of Object.entries(testCase.inputs)) {
       values[name] = draw(spec, rng);
       args[name] = track(owned, Tensor.from(values[name], spec.shape, { dtype: spec.dtype ?? 'f32', device }));
+    }
+    for (const [name, spec] of Object.entries(testCase.derived ?? {})) {
+      const dtype = spec.dtype ?? 'f32';
+      values[name] = spec.compute(values).map((x) => roundTo(dtype, x));
+      args[name] = track(owned, Tensor.from(values[name], spec.shape, { dtype, device }));
     }
     const guarded: Record<string, Tensor> = {};
     for (const [name, spec] of Object.entries(testCase.outputs)) {
