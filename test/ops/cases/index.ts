@@ -5,3 +5,12 @@ import { basicGradientCases, basicOpCases } from './basic.js';
 export const allOpCases: OpCase[] = [...basicOpCases];
 
 export const allGradientCases: GradientCase[] = [...basicGradientCases];
+import { layerGradientCases, layerOpCases } from './layers.js';
+allOpCases.push(...layerOpCases);
+allGradientCases.push(...layerGradientCases);
+import { moeGradientCases, moeOpCases } from './moe.js';
+allOpCases.push(...moeOpCases);
+allGradientCases.push(...moeGradientCases);
+import { lossGradientCases, lossOpCases } from './loss.js';
+allOpCases.push(...lossOpCases);
+allGradientCases.push(...lossGradientCases);
