@@ -12,3 +12,7 @@ export { DTYPES, DTYPE_BYTES } from './dtype.js';
 export * from './ops.js';
 export { info, version } from './info.js';
 export type { LibraryInfo } from './info.js';
+export * from './layers.js';
+export * from './projector.js';
+export * from './crossEntropy.js';
+export * from './moe.js';

@@ -10,6 +10,7 @@ import { MoeCompressor } from '../lib/moe.js';
 import type { StateRecord } from '../lib/moe.js';
 import { runOp } from '../lib/ops.js';
 import { Tensor } from '../lib/tensor.js';
+import { backends } from './ops/harness.js';
 import { Rng } from './ops/random.js';
 import { erf } from './ops/reference/math.js';
 
@@ -104,7 +105,7 @@ function expectClose(actual: Float32Array, expected: Float64Array): void {
   expect(worst).toBeLessThan(2e-4); // f32 sums of up to 1024 products
 }
 
-describe('MoeCompressor from a TC-SSA state dict', () => {
+for (const { device, available } of backends()) describe.skipIf(!available)(`MoeCompressor from a TC-SSA state dict on ${device}`, () => {
   for (const [topK, offsets] of [
     [2, [0, 1, 4, 40]], // a slide of one patch, one of fewer patches than K = 16
     [1, [0, 7, 9]],
@@ -113,10 +114,10 @@ describe('MoeCompressor from a TC-SSA state dict', () => {
       const rng = new Rng(17 + topK);
       const state = tcSsaStateDict(rng, 16, WIDTH, EXPERT_HIDDEN, 'moe.');
       const x = patches(rng, offsets[offsets.length - 1], WIDTH);
-      const moe = MoeCompressor.fromStateDict(state, { topK });
+      const moe = MoeCompressor.fromStateDict(state, { topK, device });
       expect(moe.slots).toBe(16);
       expect(moe.params.has('classifier.weight')).toBe(false);
-      using input = Tensor.from(x, [x.length / WIDTH, WIDTH]);
+      using input = Tensor.from(x, [x.length / WIDTH, WIDTH], { device });
       const { out } = moe.forward(input, offsets);
       expect(out.shape).toEqual([offsets.length - 1, 16, WIDTH]);
       expectClose(out.toFloat32(), compressReference(state, 'moe.', x, offsets, topK));
@@ -130,8 +131,8 @@ describe('MoeCompressor from a TC-SSA state dict', () => {
     const state = tcSsaStateDict(rng, 5, 24, 8, '');
     const offsets = [0, 3, 11];
     const x = patches(rng, 11, 24);
-    const moe = MoeCompressor.fromStateDict(state, { topK: 2 });
-    using input = Tensor.from(x, [11, 24]);
+    const moe = MoeCompressor.fromStateDict(state, { topK: 2, device });
+    using input = Tensor.from(x, [11, 24], { device });
     const { out } = moe.forward(input, offsets);
     expectClose(out.toFloat32(), compressReference(state, '', x, offsets, 2));
     out.dispose();
@@ -143,8 +144,8 @@ describe('MoeCompressor from a TC-SSA state dict', () => {
     const state = tcSsaStateDict(rng, 16, WIDTH, EXPERT_HIDDEN, 'moe.');
     const offsets = [0, 40000];
     const x = patches(rng, 40000, WIDTH);
-    const moe = MoeCompressor.fromStateDict(state);
-    using input = Tensor.from(x, [40000, WIDTH]);
+    const moe = MoeCompressor.fromStateDict(state, { device });
+    using input = Tensor.from(x, [40000, WIDTH], { device });
     const { out } = moe.forward(input, offsets);
     expectClose(out.toFloat32(), compressReference(state, 'moe.', x, offsets, 2));
     out.dispose();
@@ -153,26 +154,26 @@ describe('MoeCompressor from a TC-SSA state dict', () => {
 
   it('names the empty slide, in lib and in the op', () => {
     const rng = new Rng(3);
-    const moe = MoeCompressor.fromStateDict(tcSsaStateDict(rng, 3, 8, 4, 'moe.'));
-    using x = Tensor.from(patches(rng, 5, 8), [5, 8]);
+    const moe = MoeCompressor.fromStateDict(tcSsaStateDict(rng, 3, 8, 4, 'moe.'), { device });
+    using x = Tensor.from(patches(rng, 5, 8), [5, 8], { device });
     expect(() => moe.forward(x, [0, 3, 3, 5])).toThrow(/slide 1 has no patches/);
-    using weights = Tensor.zeros([5, 3]);
-    using offsets = Tensor.from(Int32Array.of(0, 2, 5, 5), [4]);
-    using slots = Tensor.empty([3, 3, 8]);
-    using denom = Tensor.empty([3, 3]);
+    using weights = Tensor.zeros([5, 3], { device });
+    using offsets = Tensor.from(Int32Array.of(0, 2, 5, 5), [4], { device });
+    using slots = Tensor.empty([3, 3, 8], { device });
+    using denom = Tensor.empty([3, 3], { device });
     expect(() => runOp('moe_slot_mean', { slots, denom, x, weights, offsets })).toThrow(/slide 2 has no patches/);
     moe.dispose();
   });
 
   it('adds noise only in training, the same for the same seed', () => {
     const rng = new Rng(9);
-    const moe = MoeCompressor.fromStateDict(tcSsaStateDict(rng, 4, 16, 8, ''), { noise: 1, dropout: 0.2 });
-    using x = Tensor.from(patches(rng, 30, 16), [30, 16]);
+    const moe = MoeCompressor.fromStateDict(tcSsaStateDict(rng, 4, 16, 8, ''), { noise: 1, dropout: 0.2, device });
+    using x = Tensor.from(patches(rng, 30, 16), [30, 16], { device });
     const run = (training: boolean, seed: number): Float32Array => {
       const { out, saved } = moe.forward(x, [0, 30], { training, seed });
       const values = out.toFloat32();
       out.dispose();
-      if (saved) moe.backward(saved, Tensor.zeros([1, 4, 16]), 0, new Map()).dispose();
+      if (saved) moe.backward(saved, Tensor.zeros([1, 4, 16], { device }), 0, new Map()).dispose();
       return values;
     };
     expect(run(false, 1)).toEqual(run(false, 2));
