@@ -8,9 +8,8 @@
  *
  * Forward and backward are written over the op table, so they run on the CPU or CUDA alike.
  */
-import { dropout, geluBackward, layerNorm, layerNormBackward, linearGelu } from './layers.js';
-import type { LayerNormSaved } from './layers.js';
-import { add, linear, linearBackward, matmul, runOp } from './ops.js';
+import { dropout, geluBackward, layerNormBackward } from './layers.js';
+import { add, linearBackward, matmul, runOp } from './ops.js';
 import type { Device, DType } from './tensor.js';
 import { Tensor } from './tensor.js';
 
@@ -39,11 +38,17 @@ export interface CompressOptions {
   seed?: number;
 }
 
-interface ExpertSaved {
+/** The experts' activations, stacked over slots: one allocation each for all K experts. */
+interface ExpertActivations {
+  /** fc1 output before GELU (K, S, hidden). */
   pre: Tensor;
+  /** GELU output after dropout (K, S, hidden). */
   act: Tensor;
+  /** fc2 output, LayerNorm's input (K, S, D). */
   h2: Tensor;
-  norm: LayerNormSaved;
+  /** LayerNorm statistics (K·S). */
+  mean: Tensor;
+  rstd: Tensor;
 }
 
 /** What a forward keeps for its backward; owned by the compressor until backward or dispose. */
@@ -55,7 +60,7 @@ export interface CompressSaved {
   weights: Tensor;
   slots: Tensor;
   denom: Tensor;
-  experts: ExpertSaved[];
+  experts: ExpertActivations;
   seed: number;
   training: boolean;
 }
@@ -65,6 +70,12 @@ const KEY = {
   gateBias: 'gate.bias',
   expert: (k: number, part: string) => `experts.${k}.net.${part}`,
 };
+
+/** Slot e of a slot-major (K, S, C) tensor, as an (S, C) view. */
+function slotOf(t: Tensor, e: number): Tensor {
+  using row = t.narrow(e, e + 1);
+  return row.reshape(t.shape.slice(1));
+}
 
 /** Seed of expert k's dropout mask, derived from the call's seed. */
 function expertSeed(seed: number, k: number): number {
@@ -147,20 +158,27 @@ export class MoeCompressor {
     slotProb.dispose();
     const slots = f32([k, slides, width]), denom = f32([k, slides]);
     runOp('moe_slot_mean', { slots, denom, x, weights, offsets: offsetsTensor });
+    const hidden = this.#p(KEY.expert(0, '0.weight')).shape[0];
+    const experts: ExpertActivations = {
+      pre: f32([k, slides, hidden]),
+      act: f32([k, slides, hidden]),
+      h2: f32([k, slides, width]),
+      mean: f32([k * slides]),
+      rstd: f32([k * slides]),
+    };
     const z = f32([k, slides, width]);
-    const experts: ExpertSaved[] = [];
     for (let e = 0; e < k; e++) {
-      const c = slots.narrow(e, e + 1).reshape([slides, width]);
-      const { out: act, pre } = linearGelu(c, this.#p(KEY.expert(e, '0.weight')), this.#p(KEY.expert(e, '0.bias')));
+      const [c, zE] = [slotOf(slots, e), slotOf(z, e)];
+      const [pre, act, h2] = [slotOf(experts.pre, e), slotOf(experts.act, e), slotOf(experts.h2, e)];
+      const [mean, rstd] = [experts.mean.narrow(e * slides, (e + 1) * slides), experts.rstd.narrow(e * slides, (e + 1) * slides)];
+      runOp('matmul_bias_gelu', { out: act, pre, a: c, weight: this.#p(KEY.expert(e, '0.weight')), bias: this.#p(KEY.expert(e, '0.bias')) });
       if (training && this.dropoutP > 0) dropout(act, this.dropoutP, expertSeed(seed, e), { out: act });
-      const h2 = linear(act, this.#p(KEY.expert(e, '3.weight')), this.#p(KEY.expert(e, '3.bias')));
-      const zE = z.narrow(e, e + 1).reshape([slides, width]);
-      const { out: norm, saved: normSaved } = layerNorm(h2, this.#p(KEY.expert(e, '4.weight')), this.#p(KEY.expert(e, '4.bias')), { eps: this.eps });
-      add(c, norm, { out: zE });
-      for (const t of [c, zE, norm]) t.dispose();
-      if (training) experts.push({ pre, act, h2, norm: normSaved });
-      else for (const t of [pre, act, h2, normSaved.mean, normSaved.rstd]) t.dispose();
+      matmul(act, this.#p(KEY.expert(e, '3.weight')), { transB: true, bias: this.#p(KEY.expert(e, '3.bias')), out: h2 });
+      runOp('layer_norm', { out: zE, mean, rstd, x: h2, weight: this.#p(KEY.expert(e, '4.weight')), bias: this.#p(KEY.expert(e, '4.bias')), eps: this.eps });
+      add(c, zE, { out: zE });
+      for (const t of [c, zE, pre, act, h2, mean, rstd]) t.dispose();
     }
+    if (!training) for (const t of Object.values(experts)) t.dispose();
     const out = f32([slides, k, width]);
     runOp('swap_axes01', { out, x: z });
     z.dispose();
@@ -188,18 +206,20 @@ export class MoeCompressor {
     };
     const dz = Tensor.empty([k, slides, width], { device });
     runOp('swap_axes01', { out: dz, x: dOut });
+    const acts = saved.experts;
     for (let e = 0; e < k; e++) {
-      const s = saved.experts[e];
-      const c = saved.slots.narrow(e, e + 1).reshape([slides, width]);
-      const dzE = dz.narrow(e, e + 1).reshape([slides, width]); // becomes dslots[e]: residual + expert path
-      const dH2 = layerNormBackward(s.h2, this.#p(KEY.expert(e, '4.weight')), s.norm, dzE, { dWeight: grad(KEY.expert(e, '4.weight')), dBias: grad(KEY.expert(e, '4.bias')) });
-      const fc2 = linearBackward(s.act, this.#p(KEY.expert(e, '3.weight')), dH2, { bias: true, accumulateInto: { dWeight: grad(KEY.expert(e, '3.weight')), dBias: grad(KEY.expert(e, '3.bias')) } });
+      const [c, dzE] = [slotOf(saved.slots, e), slotOf(dz, e)]; // dzE becomes dslots[e]: residual + expert path
+      const [pre, act, h2] = [slotOf(acts.pre, e), slotOf(acts.act, e), slotOf(acts.h2, e)];
+      const norm = { mean: acts.mean.narrow(e * slides, (e + 1) * slides), rstd: acts.rstd.narrow(e * slides, (e + 1) * slides) };
+      const dH2 = layerNormBackward(h2, this.#p(KEY.expert(e, '4.weight')), norm, dzE, { dWeight: grad(KEY.expert(e, '4.weight')), dBias: grad(KEY.expert(e, '4.bias')) });
+      const fc2 = linearBackward(act, this.#p(KEY.expert(e, '3.weight')), dH2, { bias: true, accumulateInto: { dWeight: grad(KEY.expert(e, '3.weight')), dBias: grad(KEY.expert(e, '3.bias')) } });
       if (saved.training && this.dropoutP > 0) dropout(fc2.dx, this.dropoutP, expertSeed(saved.seed, e), { out: fc2.dx });
-      geluBackward(s.pre, fc2.dx, { out: fc2.dx });
+      geluBackward(pre, fc2.dx, { out: fc2.dx });
       const fc1 = linearBackward(c, this.#p(KEY.expert(e, '0.weight')), fc2.dx, { bias: true, accumulateInto: { dWeight: grad(KEY.expert(e, '0.weight')), dBias: grad(KEY.expert(e, '0.bias')) } });
       add(dzE, fc1.dx, { out: dzE });
-      for (const t of [c, dzE, dH2, fc2.dx, fc1.dx, s.pre, s.act, s.h2, s.norm.mean, s.norm.rstd]) t.dispose();
+      for (const t of [c, dzE, pre, act, h2, norm.mean, norm.rstd, dH2, fc2.dx, fc1.dx]) t.dispose();
     }
+    for (const t of Object.values(acts)) t.dispose();
     const [n] = saved.x.shape;
     const dx = Tensor.empty([n, width], { device });
     const dWeights = Tensor.empty([n, k], { device });
