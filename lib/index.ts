@@ -18,3 +18,7 @@ export type { BenchOptions, BenchResult } from './bench/run.js';
 export * from './text/index.js';
 export * from './io/index.js';
 export * from './data/index.js';
+export * from './layers.js';
+export * from './projector.js';
+export * from './crossEntropy.js';
+export * from './moe.js';

@@ -5,6 +5,9 @@
 
 #include "wsi/ops/basic.h"
 #include "wsi/ops/attention.h"
+#include "wsi/ops/layers.h"
+#include "wsi/ops/loss.h"
+#include "wsi/ops/moe.h"
 
 namespace wsi {
 
@@ -19,7 +22,21 @@ namespace wsi {
   X(sum_rows, SumRowsArgs)                      \
   X(attention, AttentionArgs)                   \
   X(attention_backward, AttentionBackwardArgs)  \
-  X(attention_decode, AttentionDecodeArgs)
+  X(attention_decode, AttentionDecodeArgs)      \
+  X(gelu, GeluArgs)                             \
+  X(gelu_backward, GeluBackwardArgs)            \
+  X(layer_norm, LayerNormArgs)                  \
+  X(layer_norm_backward, LayerNormBackwardArgs) \
+  X(dropout, DropoutArgs)                       \
+  X(matmul_bias_gelu, MatmulBiasGeluArgs)       \
+  X(swap_axes01, SwapAxes01Args)                \
+  X(gather_rows, GatherRowsArgs)                \
+  X(scatter_rows, ScatterRowsArgs)              \
+  X(moe_route, MoeRouteArgs)                    \
+  X(moe_route_backward, MoeRouteBackwardArgs)   \
+  X(moe_slot_mean, MoeSlotMeanArgs)             \
+  X(moe_slot_mean_backward, MoeSlotMeanBackwardArgs) \
+  X(linear_cross_entropy, LinearCrossEntropyArgs)
 
 // What an op implementation gets besides its arguments.
 struct ExecContext {

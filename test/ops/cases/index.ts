@@ -1,12 +1,25 @@
 /** Every op family's cases, for test/ops/ops.test.ts. A new family adds its file here. */
 import type { GradientCase, OpCase } from '../harness.js';
-import { basicGradientCases, basicOpCases } from './basic.js';
-
-export const allOpCases: OpCase[] = [...basicOpCases];
-
-export const allGradientCases: GradientCase[] = [...basicGradientCases];
 import { attentionGradientCases, attentionOpCases } from './attention.js';
-allOpCases.push(...attentionOpCases);
-allGradientCases.push(...attentionGradientCases);
+import { basicGradientCases, basicOpCases } from './basic.js';
+import { layerGradientCases, layerOpCases } from './layers.js';
 import { linearOpCases } from './linear.js';
-allOpCases.push(...linearOpCases);
+import { lossGradientCases, lossOpCases } from './loss.js';
+import { moeGradientCases, moeOpCases } from './moe.js';
+
+export const allOpCases: OpCase[] = [
+  ...basicOpCases,
+  ...linearOpCases,
+  ...attentionOpCases,
+  ...layerOpCases,
+  ...moeOpCases,
+  ...lossOpCases,
+];
+
+export const allGradientCases: GradientCase[] = [
+  ...basicGradientCases,
+  ...attentionGradientCases,
+  ...layerGradientCases,
+  ...moeGradientCases,
+  ...lossGradientCases,
+];

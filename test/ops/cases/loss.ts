@@ -1,0 +1,95 @@
+/** Cases of the fused linear cross-entropy: odd vocabularies and chunks, ignored labels, bf16. */
+import type { DType } from '../../../lib/dtype.js';
+import { IGNORE_LABEL, linearCrossEntropy } from '../../../lib/crossEntropy.js';
+import { Tensor } from '../../../lib/tensor.js';
+import type { GradientCase, OpCase } from '../harness.js';
+import type { Rng } from '../random.js';
+
+/** Float64 loss, count and gradients (of gradScale·loss) of hidden (T, H) · weightᵀ (V, H). */
+export function crossEntropyRef(hidden: Float64Array, weight: Float64Array, labels: ArrayLike<number>, h: number, v: number, gradScale = 1) {
+  const t = labels.length;
+  let loss = 0;
+  let count = 0;
+  const dhidden = new Float64Array(t * h);
+  const dweight = new Float64Array(v * h);
+  for (let i = 0; i < t; i++) {
+    if (labels[i] === IGNORE_LABEL) continue;
+    count++;
+    const logits = Array.from({ length: v }, (_, j) => {
+      let s = 0;
+      for (let c = 0; c < h; c++) s += hidden[i * h + c] * weight[j * h + c];
+      return s;
+    });
+    const max = Math.max(...logits);
+    const lse = max + Math.log(logits.reduce((a, l) => a + Math.exp(l - max), 0));
+    loss += lse - logits[labels[i]];
+    for (let j = 0; j < v; j++) {
+      const g = gradScale * (Math.exp(logits[j] - lse) - (j === labels[i] ? 1 : 0));
+      for (let c = 0; c < h; c++) {
+        dhidden[i * h + c] += g * weight[j * h + c];
+        dweight[j * h + c] += g * hidden[i * h + c];
+      }
+    }
+  }
+  return { loss, count, dhidden, dweight };
+}
+
+/** Labels in [0, v), or −100 with probability `ignored`. */
+function labelDraw(v: number, ignored: number): (r: Rng) => number {
+  return (r) => (r.uniform() < ignored ? IGNORE_LABEL : Math.min(v - 1, Math.floor(r.uniform() * v)));
+}
+
+// Vocabulary not a multiple of the chunk, tokens not a multiple of the chunk, chunks and
+// batches with no labels at all.
+const CASES: [name: string, t: number, h: number, v: number, chunk: number, ignored: number, dtype: DType][] = [
+  ['one token', 1, 1, 1, 1, 0, 'f32'],
+  ['T 29 H 33 V 37 chunk 8', 29, 33, 37, 8, 0.3, 'f32'],
+  ['T 29 H 33 V 37 chunk 8 bf16', 29, 33, 37, 8, 0.3, 'bf16'],
+  ['T 17 H 65 V 1025 chunk 5, workspace 7 rows', 17, 65, 1025, 5, 0.5, 'f32'],
+  ['T 33 H 16 V 300 chunk 33 most ignored', 33, 16, 300, 33, 0.9, 'f32'],
+  ['all ignored', 12, 8, 19, 4, 1, 'f32'],
+];
+
+function crossEntropyCases(): OpCase[] {
+  return CASES.map(([name, t, h, v, chunk, ignored, dtype]) => ({
+    name: `linear_cross_entropy ${name}`,
+    op: 'linear_cross_entropy',
+    inputs: {
+      hidden: { shape: [t, h], dtype },
+      weight: { shape: [v, h], dtype, draw: (r: Rng) => (2 * r.normal()) / Math.sqrt(h) },
+      labels: { shape: [t], dtype: 'i32', draw: labelDraw(v, ignored) },
+      workspace: { shape: [chunk + 2, v] }, // more rows than the chunk: only `chunk` are used
+    },
+    // dweight is f32 (the master-gradient dtype): a bf16 one would be rounded once per chunk.
+    outputs: { loss: { shape: [1] }, count: { shape: [1] }, dhidden: { shape: [t, h], dtype }, dweight: { shape: [v, h], initial: true } },
+    attrs: { chunk, gradScale: 0.25 },
+    reference: (val) => {
+      const r = crossEntropyRef(val.hidden, val.weight, val.labels, h, v, 0.25);
+      return { loss: Float64Array.of(r.loss), count: Float64Array.of(r.count), dhidden: r.dhidden, dweight: r.dweight.map((g, i) => g + val.dweight[i]) };
+    },
+    // Sums of T token losses and of T·V gradient terms in f32.
+    tolerance: (dt: DType) => (dt === 'bf16' ? { atol: 2e-3, rtol: 1e-2, normalized: 5e-3 } : { atol: 2e-5 * Math.sqrt(t * v), rtol: 1e-4, normalized: 1e-5 }),
+  }));
+}
+
+export const lossOpCases: OpCase[] = crossEntropyCases();
+
+/** Gradient of the summed loss through lib's gather → op → scatter, for labels fixed per case. */
+function gradientCase(name: string, t: number, h: number, v: number, chunk: number, labels: number[]): GradientCase {
+  return {
+    name,
+    params: { hidden: { shape: [t, h] }, weight: { shape: [v, h] } },
+    outShape: [1],
+    forward: (p) => Float64Array.of(crossEntropyRef(p.hidden, p.weight, labels, h, v).loss),
+    backward: (p, dy) => {
+      const weightGrad = Tensor.zeros([v, h], { device: p.weight.device });
+      const r = linearCrossEntropy(p.hidden, p.weight, Int32Array.from(labels), { chunk, gradScale: dy.toFloat32()[0], weightGrad });
+      return { hidden: r.dHidden!, weight: weightGrad };
+    },
+  };
+}
+
+export const lossGradientCases: GradientCase[] = [
+  gradientCase('linear cross-entropy backward, T 11 V 23 chunk 4, some ignored', 11, 7, 23, 4, [3, -100, 22, 0, -100, -100, 5, 5, 17, -100, 1]),
+  gradientCase('linear cross-entropy backward, all ignored', 5, 4, 9, 2, [-100, -100, -100, -100, -100]),
+];
