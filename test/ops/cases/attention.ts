@@ -66,12 +66,17 @@ function forwardTolerance(dtype: DType): Tolerance {
   return dtype === 'bf16' ? { ...defaultTolerance(dtype), atol: 6e-3 } : attentionTolerance(dtype);
 }
 
-// The backward sums T products per element: like a matmul of inner size T·(Hq/Hkv).
+// The backward sums T products per element: like a matmul of inner size T·(Hq/Hkv). With bf16
+// inputs the tensor-core backward also rounds p and ds to bf16 before their products (as
+// FlashAttention-2 does): each of the `terms` products is off by up to 2^-9 relative, a random
+// walk that a numpy model of it (T 33–127, groups 1–8, D 64/128) kept under 0.4e-3·√terms
+// beyond rtol; allow 1e-3·√terms.
 function backwardTolerance(s: Shape): (dtype: DType) => Tolerance {
   return (dtype) => {
     const base = attentionTolerance(dtype);
     const terms = s.tokens * (s.qHeads / s.kvHeads);
-    return { ...base, atol: base.atol + 2e-6 * terms, normalized: base.normalized + 1e-6 * Math.sqrt(terms) };
+    const rounding = dtype === 'bf16' ? 1e-3 * Math.sqrt(terms) : 0;
+    return { ...base, atol: base.atol + 2e-6 * terms + rounding, normalized: base.normalized + 1e-6 * Math.sqrt(terms) };
   };
 }
 
