@@ -95,8 +95,10 @@ __global__ void __launch_bounds__(kThreads)
   if (lane == 0) lse[L.stat(b, h, i)] = row_valid && l > 0.0f ? m + logf(l) : 0.0f;
 }
 
+}  // namespace
+
 // WSI_VQA_ATTENTION, read once: "cuda-cores" forces this file's kernel; unset or "auto" chooses.
-bool cuda_cores_forced() {
+bool attention_cuda_cores_forced() {
   static const bool forced = [] {
     const char* value = std::getenv("WSI_VQA_ATTENTION");
     if (!value || !*value || std::strcmp(value, "auto") == 0) return false;
@@ -107,8 +109,6 @@ bool cuda_cores_forced() {
   return forced;
 }
 
-}  // namespace
-
 void attention(const AttentionArgs& args, const ExecContext& ctx) {
   cudaStream_t stream = prepare(ctx);
   const Layout L{args.q.dim(0), args.q.dim(1), args.q.dim(2), args.k.dim(2), args.q.dim(3)};
@@ -116,7 +116,7 @@ void attention(const AttentionArgs& args, const ExecContext& ctx) {
   WSI_CHECK(L.dim <= 128, ErrorCode::Unsupported, "attention on CUDA: head dim ", L.dim, " is more than 128");
   WSI_CHECK(L.batch <= 65535 && L.q_heads <= 65535, ErrorCode::Unsupported, "attention on CUDA: ", L.batch,
             " sequences of ", L.q_heads, " heads is more than the grid allows");
-  if (!cuda_cores_forced() && attention_forward_tensor_core(args, stream)) return;
+  if (!attention_cuda_cores_forced() && attention_forward_tensor_core(args, stream)) return;
   const dim3 grid(unsigned((L.tokens + kQueryRows - 1) / kQueryRows), unsigned(L.q_heads), unsigned(L.batch));
   const int32_t* lens = args.seq_lens.defined() ? args.seq_lens.as<const int32_t>() : nullptr;
   auto launch = [&](auto kernel) {

@@ -79,7 +79,7 @@ MoeSizes check_ragged(const char* op, const Tensor& x, const Tensor& weights, co
 void MoeSlotMeanArgs::validate() const {
   const char* op = "moe_slot_mean";
   const MoeSizes s = check_ragged(op, x, weights, offsets);
-  require_float(op, "slots", slots);
+  require_dtype(op, "slots", slots, DType::F32);  // the CUDA kernel accumulates into it
   require_shape(op, "slots", slots, {s.k, s.s, s.d});
   require_dtype(op, "denom", denom, DType::F32);
   require_shape(op, "denom", denom, {s.k, s.s});

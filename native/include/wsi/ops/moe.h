@@ -65,7 +65,7 @@ struct MoeRouteBackwardArgs {
 
 // Weighted mean of each slide's patches per slot, slot-major:
 //   denom[k, s] = Σ_{n in s} weights[n, k] + 1e-9                  (K, S) f32
-//   slots[k, s, :] = Σ_{n in s} weights[n, k] · x[n, :] / denom[k, s]   (K, S, D)
+//   slots[k, s, :] = Σ_{n in s} weights[n, k] · x[n, :] / denom[k, s]   (K, S, D) f32
 // x (N, D), weights (N, K) f32, offsets (S + 1) i32 (offsets[0] = 0, offsets[S] = N). A slide
 // without patches is an error naming it.
 struct MoeSlotMeanArgs {
