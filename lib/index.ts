@@ -18,3 +18,4 @@ export type { BenchOptions, BenchResult } from './bench/run.js';
 export * from './text/index.js';
 export * from './io/index.js';
 export * from './data/index.js';
+export * from './model/index.js';
