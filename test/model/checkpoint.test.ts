@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bfloat16ToFloat32, float32ToBfloat16, fromF16Bits } from '../../lib/dtype.js';
 import { FormatError, IoError } from '../../lib/errors.js';
-import { readSafetensors, writeSafetensors } from '../../lib/io/safetensors.js';
+import { type TensorToWrite, readSafetensors, writeSafetensors } from '../../lib/io/safetensors.js';
 import type { StoredTensor } from '../../lib/io/storedTensor.js';
 import { loadQwen3Checkpoint, openQwen3Checkpoint } from '../../lib/model/checkpoint.js';
 import { planShards, saveQwen3Checkpoint } from '../../lib/model/checkpointSave.js';
@@ -238,7 +238,7 @@ describe('Qwen3 checkpoints', () => {
     const wrong = new Map(weights).set('model.norm.weight', { dtype: 'F32', shape: [31], data: new Float32Array(31) });
     await expect(saveQwen3Checkpoint(dir, { config, weights: wrong })).rejects.toThrow('weight model.norm.weight has shape [31] but the config needs [32]');
     // Lazy data that turns out wrong is caught while writing; the temporary folder is removed.
-    const lying = new Map(weights).set('model.norm.weight', { dtype: 'F32', shape: [32], data: () => new Float32Array(3) });
+    const lying = new Map<string, TensorToWrite>(weights).set('model.norm.weight', { dtype: 'F32', shape: [32], data: () => new Float32Array(3) });
     await expect(saveQwen3Checkpoint(dir, { config, weights: lying })).rejects.toThrow(RangeError);
     expect(readdirSync(parent)).toEqual([]);
   });
