@@ -149,7 +149,8 @@ async function readWeightLayout(dir: string): Promise<WeightLayout> {
     }
     map.set(name, file);
   }
-  return { files: [...new Set(map.values())], index: { path: indexPath, weightMap: map } };
+  // Shards in name order (model-00001-of-…, model-00002-of-…): reading goes through the files in turn.
+  return { files: [...new Set(map.values())].sort(), index: { path: indexPath, weightMap: map } };
 }
 
 /** Each expected weight's file and stored dtype, after checking names, shapes, dtypes and the index. */

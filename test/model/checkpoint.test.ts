@@ -119,9 +119,15 @@ describe('Qwen3 checkpoints', () => {
 
   it('reads one tensor at a time, shard by shard', async () => {
     const { dir, weights } = await savedModel({ tied: false, maxShardBytes: 12_000 });
+    // transformers writes weight_map sorted by name, so the first entry may be in the last shard.
+    const indexPath = join(dir, 'model.safetensors.index.json');
+    const index = JSON.parse(readFileSync(indexPath, 'utf8'));
+    const sortedMap = Object.fromEntries(Object.entries(index.weight_map as Record<string, string>).sort(([a], [b]) => (a < b ? -1 : 1)));
+    expect(Object.keys(sortedMap)[0]).toBe('lm_head.weight');
+    expect(sortedMap['lm_head.weight']).toMatch(/^model-(\d+)-of-\1\.safetensors$/); // the last shard
+    writeFileSync(indexPath, JSON.stringify({ ...index, weight_map: sortedMap }));
     const reader = await openQwen3Checkpoint(dir);
     try {
-      const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8'));
       const order: string[] = [];
       for await (const [name, tensor] of reader.tensors()) {
         order.push(index.weight_map[name]);
