@@ -2,8 +2,8 @@
  * The `config.json` of a Hugging Face Qwen3 model (`Qwen3ForCausalLM`), checked key by key.
  *
  * Field names are the Hugging Face keys, so a message, a config file and this type say the same
- * thing. Keys that decide tensor shapes are required; the others default as transformers'
- * `Qwen3Config` does. Features the model code does not compute (attention biases, sliding-window
+ * thing. Keys that decide tensor shapes are required (but `num_key_value_heads`, which defaults
+ * to `num_attention_heads`); the others default as transformers' `Qwen3Config` does. Features the model code does not compute (attention biases, sliding-window
  * attention, scaled RoPE, other activations) are refused here, naming the key, rather than
  * silently computed wrong later. Both transformers 4.x (`rope_theta`, `torch_dtype`) and 5.x
  * (`rope_parameters`, `dtype`) spellings are read.
