@@ -38,10 +38,19 @@ export interface OpCase {
   name: string;
   op: string;
   inputs: Record<string, TensorSpec>;
+  /**
+   * Inputs computed in float64 from the drawn ones (and rounded to their dtype), for ops whose
+   * inputs must agree, such as a backward reading its forward's output.
+   */
+  derived?: Record<string, TensorSpec & { compute: (values: Record<string, Float64Array>) => Float64Array }>;
   /** Outputs; `initial` ones are filled with random values first and read by the op (beta, accumulate). */
   outputs: Record<string, TensorSpec & { initial?: boolean }>;
   attrs?: Record<string, number | boolean>;
-  /** Float64 results for every output, from the inputs and the initial outputs (as the backend saw them). */
+  /**
+   * Float64 results for every output, from the inputs and the initial outputs (as the backend
+   * saw them). An entry `<output>Scale` gives the magnitude of the terms behind each element,
+   * for the normalized error (see {@link compare}).
+   */
   reference(values: Record<string, Float64Array>): Record<string, Float64Array>;
   /** Per output dtype; defaults below. */
   tolerance?: (dtype: DType) => Tolerance;
@@ -89,8 +98,18 @@ function draw(spec: TensorSpec, rng: Rng): Float64Array {
   return values;
 }
 
-/** Differences between actual and reference values, described; empty when they agree. */
-export function compare(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance): string[] {
+/**
+ * Differences between actual and reference values, described; empty when they agree. `scale`,
+ * when given, replaces |expected| in the normalized error's denominator: for a sum of terms, the
+ * sum of their magnitudes, since rounding errors follow the terms, not a result that cancels to
+ * near zero. The element-wise bound always uses |expected|.
+ */
+export function compare(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: Tolerance,
+  scale?: ArrayLike<number>,
+): string[] {
   const problems: string[] = [];
   let diffSq = 0;
   let refSq = 0;
@@ -104,7 +123,7 @@ export function compare(actual: ArrayLike<number>, expected: ArrayLike<number>, 
     else {
       bad = !(Math.abs(a - r) <= tol.atol + tol.rtol * Math.abs(r));
       diffSq += (a - r) ** 2;
-      refSq += r * r;
+      refSq += (scale ? scale[i] : r) ** 2;
     }
     if (bad && mismatches++ < 5) problems.push(`[${i}] = ${a}, expected ${r}`);
   }
@@ -145,6 +164,11 @@ export function checkOpCase(testCase: OpCase, device: Device): void {
       values[name] = draw(spec, rng);
       args[name] = track(owned, Tensor.from(values[name], spec.shape, { dtype: spec.dtype ?? 'f32', device }));
     }
+    for (const [name, spec] of Object.entries(testCase.derived ?? {})) {
+      const dtype = spec.dtype ?? 'f32';
+      values[name] = spec.compute(values).map((x) => roundTo(dtype, x));
+      args[name] = track(owned, Tensor.from(values[name], spec.shape, { dtype, device }));
+    }
     const guarded: Record<string, Tensor> = {};
     for (const [name, spec] of Object.entries(testCase.outputs)) {
       const dtype = spec.dtype ?? 'f32';
@@ -168,7 +192,8 @@ export function checkOpCase(testCase: OpCase, device: Device): void {
       const n = numel(spec.shape);
       for (const p of guardProblems(all, n)) problems.push(`${name}: ${p}`);
       const tol = (testCase.tolerance ?? defaultTolerance)(dtype);
-      for (const p of compare(all.subarray(GUARD, GUARD + n), expected[name], tol)) problems.push(label(name, p));
+      const actual = all.subarray(GUARD, GUARD + n);
+      for (const p of compare(actual, expected[name], tol, expected[`${name}Scale`])) problems.push(label(name, p));
     }
     if (problems.length > 0) {
       throw new Error(

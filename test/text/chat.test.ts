@@ -140,7 +140,7 @@ describe('tokenizeConversation', () => {
   });
 
   test('labels exactly each answer of the real SlideChat samples', () => {
-    const samples = JSON.parse(readFileSync(new URL('../fixtures/text/slidechat-train-example.json', import.meta.url), 'utf8')) as {
+    const samples = JSON.parse(readFileSync(new URL('../fixtures/data/slidechat_train_data_example.json', import.meta.url), 'utf8')) as {
       conversations: { from: 'human' | 'gpt'; value: string }[];
     }[];
     for (const sample of samples) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "wsi/ops/basic.h"
+#include "wsi/ops/attention.h"
 
 namespace wsi {
 
@@ -15,7 +16,10 @@ namespace wsi {
   X(scale, ScaleArgs)                           \
   X(softmax, SoftmaxArgs)                       \
   X(softmax_backward, SoftmaxBackwardArgs)      \
-  X(sum_rows, SumRowsArgs)
+  X(sum_rows, SumRowsArgs)                      \
+  X(attention, AttentionArgs)                   \
+  X(attention_backward, AttentionBackwardArgs)  \
+  X(attention_decode, AttentionDecodeArgs)
 
 // What an op implementation gets besides its arguments.
 struct ExecContext {

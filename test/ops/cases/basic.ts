@@ -14,11 +14,27 @@ const MATMUL_SIZES: [m: number, k: number, n: number][] = [
 ];
 
 // A dot product of length k in f32 is off by up to about k·2^-24 of Σ|a·b| (≈ √k·|a||b| for
-// normal inputs); allow that in atol on top of the output dtype's own rounding.
+// normal inputs); allow that in atol on top of the output dtype's own rounding. The normalized
+// error is taken against that magnitude (the reference's outScale), since a result can cancel to
+// near zero while its rounding error follows the terms.
 function matmulTolerance(k: number): (dtype: DType) => Tolerance {
   return (dtype) => {
     const base = defaultTolerance(dtype);
     return { ...base, atol: base.atol + 4e-7 * k, normalized: base.normalized + 1e-7 * Math.sqrt(k) };
+  };
+}
+
+/** The reference result and the magnitude of its terms. */
+function matmulWithScale(
+  v: Record<string, Float64Array>,
+  sizes: { m: number; n: number; k: number; transA: boolean; transB: boolean },
+  alpha: number,
+  beta: number,
+): { out: Float64Array; outScale: Float64Array } {
+  const abs = (x?: Float64Array) => x?.map(Math.abs);
+  return {
+    out: matmulRef(v.a, v.b, sizes, { alpha, beta, out: v.out, bias: v.bias }),
+    outScale: matmulRef(abs(v.a)!, abs(v.b)!, sizes, { alpha: Math.abs(alpha), beta: Math.abs(beta), out: abs(v.out), bias: abs(v.bias) }),
   };
 }
 
@@ -40,9 +56,7 @@ function matmulCases(): OpCase[] {
           },
           outputs: { out: { shape: [m, n], dtype, initial: accumulate } },
           attrs: { transA, transB, alpha: accumulate ? 0.75 : 1, beta: accumulate ? -0.5 : 0 },
-          reference: (v) => ({
-            out: matmulRef(v.a, v.b, { m, n, k, transA, transB }, { alpha: accumulate ? 0.75 : 1, beta: accumulate ? -0.5 : 0, out: v.out, bias: v.bias }),
-          }),
+          reference: (v) => matmulWithScale(v, { m, n, k, transA, transB }, accumulate ? 0.75 : 1, accumulate ? -0.5 : 0),
           tolerance: matmulTolerance(k),
         });
       }
@@ -54,7 +68,7 @@ function matmulCases(): OpCase[] {
     op: 'matmul',
     inputs: { a: { shape: [2, 5, 33] }, b: { shape: [33, 7], dtype: 'bf16' } },
     outputs: { out: { shape: [2, 5, 7], dtype: 'bf16' } },
-    reference: (v) => ({ out: matmulRef(v.a, v.b, { m: 10, n: 7, k: 33, transA: false, transB: false }) }),
+    reference: (v) => matmulWithScale(v, { m: 10, n: 7, k: 33, transA: false, transB: false }, 1, 0),
     tolerance: matmulTolerance(33),
   });
   return cases;
@@ -112,13 +126,22 @@ function softmaxCases(): OpCase[] {
         inputs: { y: { shape: [rows, cols], dtype, draw: (r) => r.uniform() / cols }, dy: { shape: [rows, cols], dtype } },
         outputs: { dx: { shape: [rows, cols], dtype } },
         reference: (v) => {
+          // dx = y·(dy − Σ y·dy) cancels when the row sum is close to dy; dxScale is the size of its terms.
           const dx = new Float64Array(v.y.length);
+          const dxScale = new Float64Array(v.y.length);
           for (let r = 0; r < rows; r++) {
             let dot = 0;
-            for (let c = 0; c < cols; c++) dot += v.y[r * cols + c] * v.dy[r * cols + c];
-            for (let c = 0; c < cols; c++) dx[r * cols + c] = v.y[r * cols + c] * (v.dy[r * cols + c] - dot);
+            let dotScale = 0;
+            for (let c = 0; c < cols; c++) {
+              dot += v.y[r * cols + c] * v.dy[r * cols + c];
+              dotScale += Math.abs(v.y[r * cols + c] * v.dy[r * cols + c]);
+            }
+            for (let c = 0; c < cols; c++) {
+              dx[r * cols + c] = v.y[r * cols + c] * (v.dy[r * cols + c] - dot);
+              dxScale[r * cols + c] = Math.abs(v.y[r * cols + c]) * (Math.abs(v.dy[r * cols + c]) + dotScale);
+            }
           }
-          return { dx };
+          return { dx, dxScale };
         },
       });
     }

@@ -5,3 +5,8 @@ import { basicGradientCases, basicOpCases } from './basic.js';
 export const allOpCases: OpCase[] = [...basicOpCases];
 
 export const allGradientCases: GradientCase[] = [...basicGradientCases];
+import { attentionGradientCases, attentionOpCases } from './attention.js';
+allOpCases.push(...attentionOpCases);
+allGradientCases.push(...attentionGradientCases);
+import { linearOpCases } from './linear.js';
+allOpCases.push(...linearOpCases);
