@@ -22,3 +22,4 @@ export * from './layers.js';
 export * from './projector.js';
 export * from './crossEntropy.js';
 export * from './moe.js';
+export * from './model/index.js';

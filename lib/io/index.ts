@@ -8,8 +8,8 @@ export { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16 } from '../dtype
 export { readNpy } from './npy.js';
 export { SET_STATE, unpickle } from './pickle.js';
 export type { PickleAllowList, PickleFactory, UnpickleOptions } from './pickle.js';
-export { readSafetensors, writeSafetensors } from './safetensors.js';
-export type { Safetensors } from './safetensors.js';
-export { BYTES_PER_ELEMENT, elementCount, toFloat32 } from './storedTensor.js';
-export type { StoredData, StoredDtype, StoredTensor } from './storedTensor.js';
+export { openSafetensors, readSafetensors, writeSafetensors } from './safetensors.js';
+export type { Safetensors, SafetensorsEntry, SafetensorsFile, TensorToWrite } from './safetensors.js';
+export { BYTES_PER_ELEMENT, elementCount, toFloat32, toFloatDtype } from './storedTensor.js';
+export type { FloatStoredDtype, StoredData, StoredDtype, StoredTensor } from './storedTensor.js';
 export { readTorchTensors } from './torch.js';

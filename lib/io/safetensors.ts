@@ -1,14 +1,15 @@
 /**
  * Reading and writing `.safetensors` files: an 8-byte little-endian header length, a JSON header
  * `{name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?: {string: string}}`, then the
- * tensor bytes. Reading checks the header against the file before allocating; writing goes to
- * a temporary file that is renamed into place, so a crash never leaves a half-written file.
+ * tensor bytes. Reading checks the header against the file before allocating, and can read one
+ * tensor at a time ({@link openSafetensors}); writing goes to a temporary file that is renamed
+ * into place, so a crash never leaves a half-written file.
  */
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
-import { FormatError, IoError } from '../errors.js';
+import { FormatError, IoError, WsiVqaError } from '../errors.js';
 import { describeFsError } from './fileBytes.js';
-import { BYTES_PER_ELEMENT, type StoredTensor, elementCount, isStoredDtype, storedBytes, typedElements } from './storedTensor.js';
+import { BYTES_PER_ELEMENT, type StoredData, type StoredDtype, type StoredTensor, elementCount, isStoredDtype, storedBytes, typedElements } from './storedTensor.js';
 
 /** The safetensors format caps its header at 100 MB. */
 const MAX_HEADER_BYTES = 100_000_000;
@@ -32,6 +33,47 @@ export interface Safetensors {
  * the data, overlapping tensors or an unsupported dtype; {@link IoError} when it cannot be read.
  */
 export async function readSafetensors(path: string): Promise<Safetensors> {
+  const file = await openSafetensors(path);
+  try {
+    const tensors = new Map<string, StoredTensor>();
+    for (const name of file.entries.keys()) tensors.set(name, await file.read(name));
+    return { tensors, metadata: file.metadata };
+  } finally {
+    await file.close();
+  }
+}
+
+/** Where one tensor lies in a safetensors file, as its header says (checked against the file). */
+export interface SafetensorsEntry {
+  dtype: StoredDtype;
+  shape: number[];
+  /** Bytes of the tensor's data. */
+  byteLength: number;
+}
+
+/**
+ * A safetensors file opened for reading one tensor at a time: the header is parsed and checked
+ * up front, tensor bytes are read only when asked for, so a caller can hold one tensor at a time.
+ * Close it when done.
+ */
+export interface SafetensorsFile {
+  /** The file's path, as given. */
+  readonly path: string;
+  /** Tensors by name, in data order (ascending offsets). */
+  readonly entries: ReadonlyMap<string, SafetensorsEntry>;
+  /** The free-form `__metadata__` string map (empty when absent). */
+  readonly metadata: Record<string, string>;
+  /** The tensor `name`, read from the file into a fresh buffer. Throws `RangeError` for an unknown name. */
+  read(name: string): Promise<StoredTensor>;
+  /** Closes the file; reads after this fail. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a safetensors file and checks its header (same checks and errors as {@link readSafetensors})
+ * without reading any tensor data.
+ */
+export async function openSafetensors(path: string): Promise<SafetensorsFile> {
   const handle = await openFile(path, 'r');
   try {
     const fileSize = (await handle.stat()).size;
@@ -42,15 +84,26 @@ export async function readSafetensors(path: string): Promise<Safetensors> {
     }
     const headerBytes = await readAt(handle, path, HEADER_LENGTH_BYTES, Number(headerLength), fileSize);
     const dataStart = HEADER_LENGTH_BYTES + Number(headerLength);
-    const entries = parseHeader(headerBytes, path, fileSize - dataStart);
-    const tensors = new Map<string, StoredTensor>();
-    for (const entry of entries.tensors) {
-      const bytes = await readAt(handle, path, dataStart + entry.begin, entry.end - entry.begin, fileSize);
-      tensors.set(entry.name, { dtype: entry.dtype, shape: entry.shape, data: typedElements(entry.dtype, bytes) });
-    }
-    return { tensors, metadata: entries.metadata };
-  } finally {
+    const parsed = parseHeader(headerBytes, path, fileSize - dataStart);
+    const located = new Map(parsed.tensors.map((entry) => [entry.name, entry]));
+    const entries = new Map<string, SafetensorsEntry>(
+      parsed.tensors.map(({ name, dtype, shape, begin, end }) => [name, { dtype, shape, byteLength: end - begin }]),
+    );
+    return {
+      path,
+      entries,
+      metadata: parsed.metadata,
+      async read(name: string): Promise<StoredTensor> {
+        const entry = located.get(name);
+        if (entry === undefined) throw new RangeError(`${path}: no tensor named ${name}`);
+        const bytes = await readAt(handle, path, dataStart + entry.begin, entry.end - entry.begin, fileSize);
+        return { dtype: entry.dtype, shape: [...entry.shape], data: typedElements(entry.dtype, bytes) };
+      },
+      close: () => handle.close(),
+    };
+  } catch (error) {
     await handle.close();
+    throw error;
   }
 }
 
@@ -101,25 +154,35 @@ function parseHeader(bytes: Uint8Array, path: string, dataBytes: number): { tens
 }
 
 /**
- * Writes `tensors` (name → contiguous row-major data in its dtype, or raw little-endian bytes)
- * and an optional string `metadata` map as a safetensors file, atomically: the bytes go to a
- * temporary file next to `path`, which is flushed and then renamed over `path`.
- * Throws `RangeError` when a tensor's data does not match its shape; {@link IoError} on write failure.
+ * A tensor to write whose bytes may be fetched only when it is written: its dtype and shape are
+ * known up front (they go in the header), `data` is the elements or a function that gives them.
+ * Writing a large checkpoint from lazy tensors holds one tensor's bytes at a time.
+ */
+export interface TensorToWrite {
+  dtype: StoredDtype;
+  shape: number[];
+  data: StoredData | (() => StoredData | Promise<StoredData>);
+}
+
+/**
+ * Writes `tensors` (name → contiguous row-major data in its dtype, or raw little-endian bytes,
+ * or a function giving them) and an optional string `metadata` map as a safetensors file,
+ * atomically: the bytes go to a temporary file next to `path`, which is flushed and then renamed
+ * over `path`. Throws `RangeError` when a tensor's data does not match its shape; {@link IoError}
+ * on write failure.
  */
 export async function writeSafetensors(
   path: string,
-  tensors: ReadonlyMap<string, StoredTensor> | Readonly<Record<string, StoredTensor>>,
+  tensors: ReadonlyMap<string, TensorToWrite> | Readonly<Record<string, TensorToWrite>>,
   metadata: Readonly<Record<string, string>> = {},
 ): Promise<void> {
-  const list: [string, StoredTensor][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
+  const list: [string, TensorToWrite][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = { ...metadata };
   let offset = 0;
   for (const [name, tensor] of list) {
     const byteLength = elementCount(tensor.shape) * BYTES_PER_ELEMENT[tensor.dtype];
-    if (tensor.data.byteLength !== byteLength) {
-      throw new RangeError(`writeSafetensors: tensor ${name} has ${tensor.data.byteLength} bytes but shape [${tensor.shape}] of ${tensor.dtype} needs ${byteLength}`);
-    }
+    if (typeof tensor.data !== 'function') checkDataLength(name, tensor, tensor.data);
     header[name] = { dtype: tensor.dtype, shape: tensor.shape, data_offsets: [offset, offset + byteLength] };
     offset += byteLength;
   }
@@ -133,14 +196,27 @@ export async function writeSafetensors(
   const handle = await openFile(temporary, 'w');
   try {
     await handle.write(headerBytes);
-    for (const [, tensor] of list) await handle.write(storedBytes(tensor.data));
+    for (const [name, tensor] of list) {
+      const data = typeof tensor.data === 'function' ? await tensor.data() : tensor.data;
+      checkDataLength(name, tensor, data);
+      await handle.write(storedBytes(data));
+    }
     await handle.sync();
     await handle.close();
     await rename(temporary, path);
   } catch (error) {
     await handle.close().catch(() => undefined);
     await rm(temporary, { force: true });
+    // Errors of the caller's tensors (a wrong length, a failed conversion) pass through as they are.
+    if (error instanceof RangeError || error instanceof WsiVqaError) throw error;
     throw new IoError(`${path}: cannot write safetensors file (${describeFsError(error)})`, { cause: error });
+  }
+}
+
+function checkDataLength(name: string, tensor: TensorToWrite, data: StoredData): void {
+  const byteLength = elementCount(tensor.shape) * BYTES_PER_ELEMENT[tensor.dtype];
+  if (data.byteLength !== byteLength) {
+    throw new RangeError(`writeSafetensors: tensor ${name} has ${data.byteLength} bytes but shape [${tensor.shape}] of ${tensor.dtype} needs ${byteLength}`);
   }
 }
 

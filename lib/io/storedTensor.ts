@@ -3,7 +3,7 @@
  * little-endian. The dtype names are the safetensors ones and are used by every reader here.
  */
 import { FormatError } from '../errors.js';
-import { bfloat16ToFloat32, float16ToFloat32 } from '../dtype.js';
+import { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, toF16Bits } from '../dtype.js';
 
 /** Element types the readers and writers understand. F16 and BF16 hold raw 16-bit patterns. */
 export type StoredDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I32' | 'I64';
@@ -93,5 +93,26 @@ export function toFloat32(tensor: StoredTensor, file: string, name = 'tensor'): 
       for (let i = 0; i < longs.length; i++) out[i] = Number(longs[i]);
       return out;
     }
+  }
+}
+
+/** The floating dtypes a model's weights are stored in. */
+export type FloatStoredDtype = 'F32' | 'BF16' | 'F16';
+
+/**
+ * The tensor with its elements converted to the floating dtype `dtype` (the same object when it
+ * already has it). Widening (BF16 / F16 → F32) is exact; narrowing rounds to nearest even, NaN
+ * stays NaN, and F16 overflows to infinity. `file` and `name` only label errors.
+ */
+export function toFloatDtype(tensor: StoredTensor, dtype: FloatStoredDtype, file: string, name = 'tensor'): StoredTensor {
+  if (tensor.dtype === dtype) return tensor;
+  const values = toFloat32(tensor, file, name);
+  switch (dtype) {
+    case 'F32':
+      return { dtype, shape: tensor.shape, data: values };
+    case 'BF16':
+      return { dtype, shape: tensor.shape, data: float32ToBfloat16(values) };
+    case 'F16':
+      return { dtype, shape: tensor.shape, data: Uint16Array.from(values, toF16Bits) };
   }
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FormatError } from '../../lib/errors.js';
 import { float32ToBfloat16 } from '../../lib/dtype.js';
-import { readSafetensors, writeSafetensors } from '../../lib/io/safetensors.js';
+import { openSafetensors, readSafetensors, writeSafetensors } from '../../lib/io/safetensors.js';
 import type { StoredTensor } from '../../lib/io/storedTensor.js';
 import { tempDir, writeTemp } from './helpers.js';
 
@@ -73,5 +73,29 @@ describe('safetensors', () => {
       await expect(readSafetensors(path)).rejects.toThrow(FormatError);
       await expect(readSafetensors(path)).rejects.toThrow(new RegExp(`${name}\\.safetensors: .*${message.source}`));
     }
+  });
+
+  it('reads one tensor at a time, and writes tensors whose data is fetched when written', async () => {
+    const path = join(dir, 'lazy.safetensors');
+    const fetched: string[] = [];
+    await writeSafetensors(path, {
+      a: { dtype: 'F32', shape: [2], data: () => (fetched.push('a'), new Float32Array([1, 2])) },
+      b: { dtype: 'BF16', shape: [3], data: async () => (fetched.push('b'), float32ToBfloat16(new Float32Array([3, 4, 5]))) },
+    });
+    expect(fetched).toEqual(['a', 'b']);
+    const file = await openSafetensors(path);
+    try {
+      expect([...file.entries]).toEqual([
+        ['a', { dtype: 'F32', shape: [2], byteLength: 8 }],
+        ['b', { dtype: 'BF16', shape: [3], byteLength: 6 }],
+      ]);
+      expect((await file.read('b')).data).toEqual(float32ToBfloat16(new Float32Array([3, 4, 5])));
+      expect((await file.read('a')).data).toEqual(new Float32Array([1, 2]));
+      await expect(file.read('c')).rejects.toThrow(`${path}: no tensor named c`);
+    } finally {
+      await file.close();
+    }
+    await expect(writeSafetensors(path, { a: { dtype: 'F32', shape: [2], data: () => new Float32Array(3) } })).rejects.toThrow(/tensor a has 12 bytes but shape \[2\] of F32 needs 8/);
+    expect((await readSafetensors(path)).tensors.get('a')!.data).toEqual(new Float32Array([1, 2])); // the old file stays
   });
 });
