@@ -5,9 +5,7 @@
  */
 import { runOp } from './ops.js';
 import { Tensor } from './tensor.js';
-
-/** The label of a position that carries no loss (system, prompt, image and padding tokens). */
-export const IGNORE_LABEL = -100;
+import { IGNORE_LABEL } from './text/chat.js';
 
 /** Tokens whose logits are held at once unless said otherwise: 256 × 151 936 f32 ≈ 156 MB. */
 export const DEFAULT_CHUNK = 256;

@@ -1,6 +1,7 @@
 /** Cases of the fused linear cross-entropy: odd vocabularies and chunks, ignored labels, bf16. */
 import type { DType } from '../../../lib/dtype.js';
-import { IGNORE_LABEL, linearCrossEntropy } from '../../../lib/crossEntropy.js';
+import { linearCrossEntropy } from '../../../lib/crossEntropy.js';
+import { IGNORE_LABEL } from '../../../lib/text/chat.js';
 import { Tensor } from '../../../lib/tensor.js';
 import type { GradientCase, OpCase } from '../harness.js';
 import type { Rng } from '../random.js';
