@@ -9,6 +9,7 @@ import { CAPTIONS_COLUMNS, parseCaptionsCsv } from './formats/captionsCsv.js';
 import { hasColumns } from './formats/csvRecords.js';
 import type { FormatContext } from './formats/records.js';
 import { SLIDEBENCH_COLUMNS, parseSlideBenchCsv } from './formats/slideBenchCsv.js';
+import { SLIDE_LABELS_COLUMNS, parseSlideLabelsCsv } from './formats/slideLabelsCsv.js';
 import { parseSlideChatJson } from './formats/slideChatJson.js';
 import { parseVqaJson } from './formats/vqaJson.js';
 import { parseWsiBenchJsonl } from './formats/wsiBenchJsonl.js';
@@ -16,7 +17,7 @@ import { parseWsiVqaJson } from './formats/wsiVqaJson.js';
 import type { ParsedDataset, Sample } from './sample.js';
 
 /** The dataset formats (DESIGN §5). */
-export type DatasetFormat = 'captions-csv' | 'slidebench-csv' | 'vqa-json' | 'slidechat-json' | 'benchmark-json' | 'wsi-vqa-json' | 'wsi-bench-jsonl';
+export type DatasetFormat = 'captions-csv' | 'slide-labels-csv' | 'slidebench-csv' | 'vqa-json' | 'slidechat-json' | 'benchmark-json' | 'wsi-vqa-json' | 'wsi-bench-jsonl';
 
 /** Options of {@link parseDataset} and {@link readDataset}. */
 export interface DatasetOptions {
@@ -44,6 +45,7 @@ export async function parseDataset(file: string, options: DatasetOptions = {}): 
     const format = options.format ?? detectTextFormat(file, extension, text);
     if (format === 'wsi-bench-jsonl') return { format, ...parseWsiBenchJsonl(text, context) };
     if (format === 'captions-csv') return { format, ...parseCaptionsCsv(text, context) };
+    if (format === 'slide-labels-csv') return { format, ...parseSlideLabelsCsv(text, context) };
     if (format === 'slidebench-csv') return { format, ...parseSlideBenchCsv(text, context) };
   }
   let data: unknown;
@@ -89,8 +91,9 @@ function detectTextFormat(file: string, extension: string, text: string): Datase
   if (extension === '.jsonl') return 'wsi-bench-jsonl';
   if (hasColumns(text, SLIDEBENCH_COLUMNS)) return 'slidebench-csv';
   if (hasColumns(text, CAPTIONS_COLUMNS)) return 'captions-csv';
+  if (hasColumns(text, SLIDE_LABELS_COLUMNS)) return 'slide-labels-csv';
   throw new FormatError(
-    `${file}: unknown CSV dataset: expected the columns ${CAPTIONS_COLUMNS.join(', ')} (captions) or ${SLIDEBENCH_COLUMNS.join(', ')} … (SlideBench)`,
+    `${file}: unknown CSV dataset: expected the columns ${CAPTIONS_COLUMNS.join(', ')} (captions), ${SLIDE_LABELS_COLUMNS.join(', ')} (slide labels) or ${SLIDEBENCH_COLUMNS.join(', ')} … (SlideBench)`,
   );
 }
 

@@ -47,6 +47,8 @@ export interface Sample {
   broadCategory?: string;
   /** SlideBench narrow category (e.g. `Tissue Architecture`), when the dataset has one. */
   narrowCategory?: string;
+  /** Slide labels CSV: the slide's class, for stage-0 compressor pretraining. */
+  label?: string;
   /** WSI-Bench task (e.g. `Morphology`, `Report`), when the dataset has one. */
   task?: string;
   origin: SampleOrigin;

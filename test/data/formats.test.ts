@@ -21,6 +21,14 @@ describe('dataset formats', () => {
     ]);
   });
 
+  it('slide labels CSV: one class label per slide for stage 0; an empty label is a problem at its row', async () => {
+    const file = writeTemp(dir, 'labels.csv', 'slide_id,label,features_path\nS1, lung ,feats/S1.safetensors\nS2,,feats/S2.safetensors\n');
+    const parsed = await parseDataset(file, { featuresDir: '/data' });
+    expect(parsed.format).toBe('slide-labels-csv');
+    expect(parsed.samples.map((s) => [s.slideId, s.label, s.features[0].path])).toEqual([['S1', 'lung', '/data/feats/S1.safetensors']]);
+    expect(parsed.problems).toEqual([{ file, row: 3, message: expect.stringContaining('"label"') }]);
+  });
+
   it('SlideBench CSV: choices A–D, answer letter, categories, features at <Tumor>/<Slide>.csv', async () => {
     const file = writeTemp(
       dir,
