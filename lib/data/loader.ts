@@ -7,6 +7,7 @@
 import { type SlideFeatures, readSlideFeatures } from '../io/features.js';
 import type { FeatureCache } from '../io/featureCache.js';
 import type { FeatureSource, Sample } from './sample.js';
+import { seededRandom, shuffleInPlace } from '../random.js';
 
 /** A sample with its slide features read: `slides[i]` is from `sample.features[i]`. */
 export interface LoadedSample {
@@ -115,31 +116,5 @@ export class DataLoader<Batch> {
       }),
     );
     return this.options.collate(loaded);
-  }
-}
-
-/** A uniform [0, 1) generator determined by (seed, epoch): mulberry32 over a splitmix32-mixed seed. */
-function seededRandom(seed: number, epoch: number): () => number {
-  let state = mix32((Math.imul(seed | 0, 0x9e3779b1) ^ mix32(epoch | 0)) >>> 0);
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** splitmix32's finaliser: spreads nearby seeds far apart. */
-function mix32(x: number): number {
-  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
-  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
-  return (x ^ (x >>> 16)) >>> 0;
-}
-
-/** Fisher–Yates shuffle. */
-function shuffleInPlace<T>(items: T[], random: () => number): void {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [items[i], items[j]] = [items[j], items[i]];
   }
 }

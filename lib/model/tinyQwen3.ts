@@ -10,6 +10,7 @@ import { STORED_WEIGHT_DTYPE, type WeightDtype } from './checkpoint.js';
 import { saveQwen3Checkpoint } from './checkpointSave.js';
 import { type Qwen3Config, parseQwen3Config } from './qwen3Config.js';
 import { isNormWeight, qwen3WeightSpecs } from './qwen3Weights.js';
+import { mulberry32, normalSamples } from '../random.js';
 
 /** Rows of the embedding of released Qwen3 models: the tokenizer's ids padded up to a multiple of 128 (and more). */
 export const QWEN3_VOCAB_SIZE = 151_936;
@@ -79,7 +80,7 @@ export function randomQwen3Weights(config: Qwen3Config, seed: number, dtype: Wei
   const weights = new Map<string, StoredTensor>();
   for (const { name, shape } of qwen3WeightSpecs(config)) {
     const count = shape.reduce((a, b) => a * b, 1);
-    const values = isNormWeight(name) ? new Float32Array(count).fill(1) : normalSamples(count, config.initializer_range, streamSeed(seed, name));
+    const values = isNormWeight(name) ? new Float32Array(count).fill(1) : normalSamples(count, config.initializer_range, mulberry32(streamSeed(seed, name)));
     weights.set(name, toFloatDtype({ dtype: 'F32', shape, data: values }, STORED_WEIGHT_DTYPE[dtype], 'randomQwen3Weights', name));
   }
   return weights;
@@ -118,23 +119,4 @@ function streamSeed(seed: number, name: string): number {
   let h = (0x811c9dc5 ^ Math.imul(seed | 0, 0x9e3779b1)) >>> 0;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
   return h;
-}
-
-/** `count` samples of N(0, std²): Box–Muller over mulberry32 uniforms, both outputs used. */
-function normalSamples(count: number, std: number, seed: number): Float32Array {
-  let state = seed >>> 0;
-  const uniform = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i += 2) {
-    const radius = std * Math.sqrt(-2 * Math.log(1 - uniform()));
-    const angle = 2 * Math.PI * uniform();
-    out[i] = radius * Math.cos(angle);
-    if (i + 1 < count) out[i + 1] = radius * Math.sin(angle);
-  }
-  return out;
 }

@@ -2,6 +2,7 @@
  * Length-grouped batching: batches of samples of similar length, so little of a batch is padding,
  * while the order stays random from epoch to epoch (Hugging Face's `LengthGroupedSampler`).
  */
+import { mulberry32, shuffleInPlace } from '../random.js';
 
 /** How samples are grouped. */
 export interface LengthGroupOptions {
@@ -38,25 +39,7 @@ export function lengthGroupedBatches(lengths: readonly number[], options: Length
   return batches;
 }
 
-/** 0 … n − 1 in a random order fixed by `seed` (Fisher–Yates with mulberry32). */
+/** 0 … n − 1 in a random order fixed by `seed`. */
 function shuffled(n: number, seed: number): number[] {
-  const order = Array.from({ length: n }, (_, i) => i);
-  const random = mulberry32(seed);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  return order;
-}
-
-/** A small, fast 32-bit PRNG: uniform floats in [0, 1) from a seed. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return shuffleInPlace(Array.from({ length: n }, (_, i) => i), mulberry32(seed));
 }
