@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checkDataset } from '../../lib/data/check.js';
+import { readDataset } from '../../lib/data/dataset.js';
+import { SYNTH_ATTRIBUTES, makeSyntheticDataset } from '../../lib/demo/synth.js';
+import { readSlideFeatures } from '../../lib/io/features.js';
+import { tempDir } from '../io/helpers.js';
+
+describe('synthetic slide dataset', async () => {
+  const options = { trainSlides: 24, testSlides: 16, patches: [20, 40] as [number, number], seed: 7 };
+  const data = await makeSyntheticDataset(tempDir(), options);
+
+  it('writes every file in a real format that the dataset checks accept', async () => {
+    for (const file of [data.labelsCsv, data.captionsCsv, data.conversationsJson, data.benchmarkJson]) {
+      const check = await checkDataset(file, { featuresDir: data.featuresDir });
+      expect(check.problems, file).toEqual([]);
+    }
+    const benchmark = await readDataset(data.benchmarkJson, { featuresDir: data.featuresDir });
+    expect(benchmark).toHaveLength(data.questions);
+    expect(new Set(benchmark.map((s) => s.narrowCategory))).toEqual(new Set(SYNTH_ATTRIBUTES.map((a) => a.narrow)));
+  });
+
+  it('is the same bytes for the same seed', async () => {
+    const again = await makeSyntheticDataset(tempDir(), options);
+    for (const name of ['benchmark.json', 'conversations.json', 'features/SYN-0003.safetensors']) {
+      expect(readFileSync(join(again.dir, name)).equals(readFileSync(join(data.dir, name))), name).toBe(true);
+    }
+  });
+
+  it('skews the answer letters, so the majority letter beats chance', async () => {
+    const benchmark = await readDataset(data.benchmarkJson, { featuresDir: data.featuresDir });
+    const counts = new Map<string, number>();
+    for (const s of benchmark) counts.set(s.answer!, (counts.get(s.answer!) ?? 0) + 1);
+    expect(Math.max(...counts.values()) / benchmark.length).toBeGreaterThan(0.3);
+  });
+
+  it('carries the slide label in the features: nearest class mean of held-out slides is right', async () => {
+    const labels = await readDataset(data.labelsCsv, { featuresDir: data.featuresDir });
+    const mean = async (path: string) => {
+      const { features, patches } = await readSlideFeatures(path);
+      const m = new Float64Array(1024);
+      for (let i = 0; i < features.length; i++) m[i % 1024] += features[i] / patches;
+      return m;
+    };
+    const centroids = new Map<string, Float64Array>();
+    for (const s of labels) {
+      const m = await mean(s.features[0].path);
+      const c = centroids.get(s.label!) ?? new Float64Array(1024);
+      m.forEach((v, i) => (c[i] += v));
+      centroids.set(s.label!, c);
+    }
+    const benchmark = (await readDataset(data.benchmarkJson, { featuresDir: data.featuresDir })).filter((s) => s.narrowCategory === 'Tissue Origin');
+    let right = 0;
+    for (const s of benchmark) {
+      const m = await mean(s.features[0].path);
+      const dot = (c: Float64Array) => c.reduce((sum, v, i) => sum + v * m[i], 0) / Math.hypot(...c);
+      const best = [...centroids].sort((a, b) => dot(b[1]) - dot(a[1]))[0][0];
+      if (s.choices![s.answer!.charCodeAt(0) - 65] === best) right++;
+    }
+    expect(right / benchmark.length).toBeGreaterThan(0.8);
+  });
+});
