@@ -6,6 +6,7 @@ import { version } from '../info.js';
 import { registerBenchCommand } from './benchCommand.js';
 import { registerDataCommand } from './dataCommand.js';
 import { registerInfoCommand } from './infoCommand.js';
+import { registerSynthCommand } from './synthCommand.js';
 
 const program = new Command('wsi-vqa')
   .description('Whole-slide-image visual question answering: train, evaluate and serve on the CPU or CUDA')
@@ -14,5 +15,6 @@ const program = new Command('wsi-vqa')
 registerInfoCommand(program);
 registerBenchCommand(program);
 registerDataCommand(program);
+registerSynthCommand(program);
 
 await program.parseAsync(process.argv);
