@@ -23,3 +23,4 @@ export * from './projector.js';
 export * from './crossEntropy.js';
 export * from './moe.js';
 export * from './model/index.js';
+export * from './qwen3Ops.js';

@@ -8,6 +8,7 @@
 #include "wsi/ops/layers.h"
 #include "wsi/ops/loss.h"
 #include "wsi/ops/moe.h"
+#include "wsi/ops/qwen3.h"
 
 namespace wsi {
 
@@ -36,7 +37,16 @@ namespace wsi {
   X(moe_route_backward, MoeRouteBackwardArgs)   \
   X(moe_slot_mean, MoeSlotMeanArgs)             \
   X(moe_slot_mean_backward, MoeSlotMeanBackwardArgs) \
-  X(linear_cross_entropy, LinearCrossEntropyArgs)
+  X(linear_cross_entropy, LinearCrossEntropyArgs) \
+  X(rms_norm, RmsNormArgs)                      \
+  X(rms_norm_backward, RmsNormBackwardArgs)     \
+  X(rope, RopeArgs)                             \
+  X(swiglu, SwigluArgs)                         \
+  X(swiglu_backward, SwigluBackwardArgs)        \
+  X(embedding, EmbeddingArgs)                   \
+  X(embedding_backward, EmbeddingBackwardArgs)  \
+  X(adamw, AdamwArgs)                           \
+  X(sum_squares, SumSquaresArgs)
 
 // What an op implementation gets besides its arguments.
 struct ExecContext {

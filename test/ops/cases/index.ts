@@ -6,6 +6,7 @@ import { layerGradientCases, layerOpCases } from './layers.js';
 import { linearOpCases } from './linear.js';
 import { lossGradientCases, lossOpCases } from './loss.js';
 import { moeGradientCases, moeOpCases } from './moe.js';
+import { qwen3GradientCases, qwen3OpCases } from './qwen3.js';
 
 export const allOpCases: OpCase[] = [
   ...basicOpCases,
@@ -14,6 +15,7 @@ export const allOpCases: OpCase[] = [
   ...layerOpCases,
   ...moeOpCases,
   ...lossOpCases,
+  ...qwen3OpCases,
 ];
 
 export const allGradientCases: GradientCase[] = [
@@ -22,4 +24,5 @@ export const allGradientCases: GradientCase[] = [
   ...layerGradientCases,
   ...moeGradientCases,
   ...lossGradientCases,
+  ...qwen3GradientCases,
 ];
