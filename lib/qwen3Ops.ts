@@ -102,3 +102,13 @@ export function globalGradNorm(grads: readonly Tensor[]): number {
 export function clipScale(norm: number, maxNorm: number): number {
   return Math.min(1, maxNorm / (norm + 1e-6));
 }
+
+/** Writes row i of x (M, W) to row index[i] of out (T, W), leaving the other rows as they were. */
+export function putRows(out: Tensor, x: Tensor, index: Tensor): void {
+  runOp('put_rows', { out, x, index });
+}
+
+/** Sets every element of `out` to `value` (0 by default). */
+export function fill(out: Tensor, value = 0): void {
+  runOp('fill', { out, value });
+}

@@ -1,4 +1,4 @@
-// The optimizer's ops on the CPU (wsi/ops/qwen3.h): a fused AdamW step and a sum of squares.
+// The optimizer's ops on the CPU (wsi/ops/qwen3.h): a fused AdamW step, a sum of squares, fill.
 #include <cmath>
 #include <algorithm>
 #include <vector>
@@ -51,6 +51,13 @@ void sum_squares(const SumSquaresArgs& args, const ExecContext&) {
   double total = 0.0;
   for (double sum : partial) total += sum;
   args.out.as<float>()[0] += float(total);
+}
+
+void fill(const FillArgs& args, const ExecContext&) {
+  parallel_for(args.out.numel(), kGrain, [&](int64_t begin, int64_t end) {
+    const std::vector<float> values(static_cast<size_t>(end - begin), args.value);
+    store_f32(values.data(), args.out, begin, end - begin);
+  });
 }
 
 }  // namespace wsi::cpu

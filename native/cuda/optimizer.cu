@@ -2,6 +2,7 @@
 //   adamw        one thread per element, grid-stride: m, v and the f32 weight (master or param)
 //                updated in registers, the param rounded to its dtype when a master is kept
 //   sum_squares  grid-stride partial sums, a block reduction, one atomicAdd per block into out
+//   fill         grid-stride
 #include <cmath>
 
 #include "check.h"
@@ -44,6 +45,11 @@ __global__ void sum_squares_kernel(float* out, const void* x, DType x_dtype, int
   if (threadIdx.x == 0) atomicAdd(out, sum);
 }
 
+__global__ void fill_kernel(void* out, DType dtype, float value, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    store_f32(out, dtype, i, value);
+}
+
 }  // namespace
 
 void adamw(const AdamwArgs& args, const ExecContext& ctx) {
@@ -65,6 +71,14 @@ void sum_squares(const SumSquaresArgs& args, const ExecContext& ctx) {
   if (n == 0) return;
   sum_squares_kernel<<<std::min(blocks_for(n, kThreads), 1024u), kThreads, 0, stream>>>(args.out.as<float>(), args.x.data,
                                                                                        args.x.dtype, n);
+  WSI_CUDA_CHECK_LAUNCH();
+}
+
+void fill(const FillArgs& args, const ExecContext& ctx) {
+  cudaStream_t stream = prepare(ctx);
+  const int64_t n = args.out.numel();
+  if (n == 0) return;
+  fill_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(args.out.data, args.out.dtype, args.value, n);
   WSI_CUDA_CHECK_LAUNCH();
 }
 

@@ -124,4 +124,16 @@ void SumSquaresArgs::validate() const {
   require_float("sum_squares", "x", x);
 }
 
+void PutRowsArgs::validate() const {
+  const char* op = "put_rows";
+  require_float(op, "out", out);
+  require_float(op, "x", x);
+  require_dtype(op, "index", index, DType::I32);
+  require_ndim(op, "out", out, 2);
+  require_ndim(op, "index", index, 1);
+  require_shape(op, "x", x, {index.dim(0), out.dim(1)});
+}
+
+void FillArgs::validate() const { require_float("fill", "out", out); }
+
 }  // namespace wsi

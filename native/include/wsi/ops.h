@@ -46,7 +46,9 @@ namespace wsi {
   X(embedding, EmbeddingArgs)                   \
   X(embedding_backward, EmbeddingBackwardArgs)  \
   X(adamw, AdamwArgs)                           \
-  X(sum_squares, SumSquaresArgs)
+  X(sum_squares, SumSquaresArgs)               \
+  X(put_rows, PutRowsArgs)                      \
+  X(fill, FillArgs)
 
 // What an op implementation gets besides its arguments.
 struct ExecContext {

@@ -1,4 +1,4 @@
-/** Cases of the Qwen3 layer ops: rms_norm, rope, swiglu, embedding (each + backward), adamw, sum_squares. */
+/** Cases of the Qwen3 layer ops: rms_norm, rope, swiglu, embedding (each + backward), adamw, sum_squares, put_rows, fill. */
 import type { DType } from '../../../lib/dtype.js';
 import { embeddingBackward, rmsNorm, rmsNormBackward, rope, swigluBackward } from '../../../lib/qwen3Ops.js';
 import { Tensor } from '../../../lib/tensor.js';
@@ -240,7 +240,40 @@ function optimizerCases(): OpCase[] {
   return cases;
 }
 
-export const qwen3OpCases: OpCase[] = [...rmsNormCases(), ...ropeCases(), ...swigluCases(), ...embeddingCases(), ...optimizerCases()];
+function rowCases(): OpCase[] {
+  const cases: OpCase[] = [];
+  for (const [targets, width, rows] of [[1, 1, 1], [40, 33, 7], [9, 1025, 9]]) {
+    for (const dtype of DTYPES) {
+      // Distinct rows: a fixed stride through the targets (coprime with them), from a random start.
+      let i = 0;
+      let start = -1;
+      cases.push({
+        name: `put_rows ${dtype} ${rows} of ${targets} rows × ${width}`,
+        op: 'put_rows',
+        inputs: { x: { shape: [rows, width], dtype }, index: { shape: [rows], dtype: 'i32', draw: (r) => { if (i % rows === 0) start = Math.floor(r.uniform() * targets); return (start + 7 * (i++ % rows)) % targets; } } },
+        outputs: { out: { shape: [targets, width], dtype, initial: true } },
+        reference: (v) => {
+          const out = Float64Array.from(v.out);
+          v.index.forEach((t, k) => out.set(v.x.subarray(k * width, (k + 1) * width), t * width));
+          return { out };
+        },
+      });
+    }
+  }
+  for (const dtype of DTYPES) {
+    cases.push({
+      name: `fill ${dtype} over NaN`,
+      op: 'fill',
+      inputs: {},
+      outputs: { out: { shape: [3, 5], dtype, initial: true, draw: () => NaN } },
+      attrs: { value: 0.5 },
+      reference: () => ({ out: new Float64Array(15).fill(0.5) }),
+    });
+  }
+  return cases;
+}
+
+export const qwen3OpCases: OpCase[] = [...rmsNormCases(), ...ropeCases(), ...swigluCases(), ...embeddingCases(), ...optimizerCases(), ...rowCases()];
 
 function gradientOf(dy: Tensor, shape: readonly number[]): Tensor {
   return Tensor.zeros(shape, { device: dy.device });

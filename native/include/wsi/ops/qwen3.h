@@ -161,4 +161,32 @@ struct SumSquaresArgs {
   void validate() const;
 };
 
+// out[index[i], :] = x[i, :] for rows out (T, W), x (M, W), index (M) i32 in [0, T); every other
+// row of out is left as it was (splicing image embeddings into token embeddings, appending keys
+// and values to a cache). Indices must be distinct.
+struct PutRowsArgs {
+  Tensor out, x, index;
+
+  template <class V>
+  void visit(V& v) {
+    v.output("out", out);
+    v.input("x", x);
+    v.input("index", index);
+  }
+  void validate() const;
+};
+
+// Every element of out = value (zeroing gradients and accumulators, whatever they held: NaN too).
+struct FillArgs {
+  Tensor out;
+  float value = 0.0f;
+
+  template <class V>
+  void visit(V& v) {
+    v.output("out", out);
+    v.number("value", value);
+  }
+  void validate() const;
+};
+
 }  // namespace wsi
