@@ -15,3 +15,5 @@ export {
 } from './checkpoint.js';
 export { DEFAULT_MAX_SHARD_BYTES, TOKENIZER_FILES, planShards, saveQwen3Checkpoint, type SaveCheckpointOptions } from './checkpointSave.js';
 export { QWEN3_VOCAB_SIZE, makeTinyQwen3, randomQwen3Weights, tinyQwen3Config, type TinyQwen3Options } from './tinyQwen3.js';
+export { ParameterSet } from './parameterSet.js';
+export { Qwen3Model, releaseForward, type ForwardOptions, type ForwardState, type Qwen3Batch } from './qwen3Model.js';

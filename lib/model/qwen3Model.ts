@@ -1,0 +1,227 @@
+/**
+ * The Qwen3 decoder (Hugging Face `Qwen3ForCausalLM`) over the op table: load and save a model
+ * folder, a training forward from token ids with image embeddings spliced in, the fused
+ * cross-entropy, and a backward that makes weight gradients (stage 2) or only the gradient of the
+ * spliced image rows (stage 1). Generation lives in generate.ts.
+ *
+ * Parameters sit in one allocation and their f32 gradients in another (ParameterSet).
+ */
+import type { StoredTensor } from '../io/storedTensor.js';
+import type { Device, DType } from '../native.js';
+import { linearCrossEntropy } from '../crossEntropy.js';
+import { IGNORE_LABEL } from '../text/chat.js';
+import { embedding, embeddingBackward, putRows, rmsNorm, rmsNormBackward } from '../qwen3Ops.js';
+import { runOp } from '../ops.js';
+import { Tensor } from '../tensor.js';
+import { loadQwen3Checkpoint } from './checkpoint.js';
+import { saveQwen3Checkpoint } from './checkpointSave.js';
+import type { WeightDtype } from './checkpoint.js';
+import { ParameterSet } from './parameterSet.js';
+import type { Qwen3Config } from './qwen3Config.js';
+import { type LayerActivations, type LayerContext, type LayerWeights, layerBackward, layerForward, layerWeightNames, releaseActivations } from './qwen3Layer.js';
+import { qwen3WeightSpecs } from './qwen3Weights.js';
+
+const EMBEDDING = 'model.embed_tokens.weight';
+const FINAL_NORM = 'model.norm.weight';
+const LM_HEAD = 'lm_head.weight';
+
+/** A batch for the training forward: B right-padded sequences of T tokens. */
+export interface Qwen3Batch {
+  /** (B·T) token ids, row-major. */
+  ids: Int32Array;
+  batch: number;
+  tokens: number;
+  /** (B) valid tokens per sequence; the rest is padding. Default: all T. */
+  seqLens?: Int32Array;
+  /** Embeddings that replace the token embeddings of `rows` (flat b·T + t indices): the slide tokens. */
+  image?: { embeds: Tensor; rows: Int32Array };
+}
+
+/** Options of {@link Qwen3Model.forward}. */
+export interface ForwardOptions {
+  /** Keep only each layer's input and recompute the layer in backward (less memory, one more forward). Default false. */
+  recompute?: boolean;
+}
+
+/** What a training forward keeps for its backward. */
+export interface ForwardState {
+  batch: Qwen3Batch;
+  /** (B·T, hidden): the final-norm output, the LM head's input. */
+  hidden: Tensor;
+  /** Layer inputs (the embeddings first), and per layer its activations unless recomputed. */
+  inputs: Tensor[];
+  activations: (LayerActivations | undefined)[];
+  finalRstd: Tensor;
+  ctx: LayerContext;
+  ids: Tensor;
+  recompute: boolean;
+}
+
+export class Qwen3Model {
+  readonly config: Qwen3Config;
+  readonly params: ParameterSet;
+  readonly device: Device;
+  readonly dtype: DType;
+  #grads: ParameterSet | undefined;
+  readonly #layers: LayerWeights[];
+
+  private constructor(config: Qwen3Config, params: ParameterSet) {
+    this.config = config;
+    this.params = params;
+    this.device = params.buffer.device;
+    this.dtype = params.buffer.dtype;
+    this.#layers = Array.from({ length: config.num_hidden_layers }, (_, i) => this.#layerViews(params, i));
+  }
+
+  /** From a Hugging Face model folder; weights converted to `dtype` (default f32 on the CPU, bf16 on CUDA). */
+  static async load(dir: string, options: { device?: Device; dtype?: DType } = {}): Promise<Qwen3Model> {
+    const checkpoint = await loadQwen3Checkpoint(dir);
+    return Qwen3Model.fromWeights(checkpoint.config, checkpoint.weights, { ...options, source: dir });
+  }
+
+  /** From a config and host weights by Hugging Face name (checked by name and shape). */
+  static fromWeights(config: Qwen3Config, weights: ReadonlyMap<string, StoredTensor>, options: { device?: Device; dtype?: DType; source?: string } = {}): Qwen3Model {
+    const device = options.device ?? 'cpu';
+    const dtype = options.dtype ?? (device === 'cpu' ? 'f32' : 'bf16');
+    const specs = qwen3WeightSpecs(config);
+    const params = ParameterSet.allocate(specs, { dtype, device });
+    const source = options.source ?? 'weights';
+    for (const { name, shape } of specs) {
+      const stored = weights.get(name);
+      if (!stored) throw new RangeError(`${source}: weight ${name} is missing`);
+      if (stored.shape.length !== shape.length || stored.shape.some((d, i) => d !== shape[i])) {
+        throw new RangeError(`${source}: weight ${name} has shape [${stored.shape}], expected [${shape}]`);
+      }
+      params.load(name, stored, source);
+    }
+    return new Qwen3Model(config, params);
+  }
+
+  /** Writes a Hugging Face model folder (loadable by transformers); tokenizer files copied from `copyFrom`. */
+  async save(dir: string, options: { copyFrom?: string; dtype?: WeightDtype; overwrite?: boolean } = {}): Promise<void> {
+    const weights = new Map(
+      [...this.params.tensors].map(([name, t]) => [name, { dtype: 'F32' as const, shape: [...t.shape], data: () => t.toFloat32() }]),
+    );
+    await saveQwen3Checkpoint(dir, { config: this.config, weights, dtype: options.dtype ?? 'f32', copyFrom: options.copyFrom, overwrite: options.overwrite });
+  }
+
+  /** f32 gradients by parameter name (zeros, allocated on first use). */
+  gradients(): ParameterSet {
+    this.#grads ??= ParameterSet.allocate(qwen3WeightSpecs(this.config), { dtype: 'f32', device: this.device, zero: true });
+    return this.#grads;
+  }
+
+  zeroGradients(): void {
+    this.#grads?.zero();
+  }
+
+  /** The LM head: its own weight, or the embedding when tied. */
+  get lmHead(): Tensor {
+    return this.params.get(this.config.tie_word_embeddings ? EMBEDDING : LM_HEAD);
+  }
+
+  /** Token embeddings (B·T, hidden) with the image rows replaced. */
+  embed(ids: Tensor, image?: { embeds: Tensor; rows: Int32Array }): Tensor {
+    const x = embedding(this.params.get(EMBEDDING), ids);
+    if (image && image.rows.length > 0) {
+      using rows = Tensor.from(image.rows, [image.rows.length], { device: this.device });
+      putRows(x, image.embeds, rows);
+    }
+    return x;
+  }
+
+  /** The training forward: the final hidden states (B·T, hidden) and what backward needs. */
+  forward(batch: Qwen3Batch, options: ForwardOptions = {}): ForwardState {
+    const { batch: b, tokens: t } = batch;
+    if (batch.ids.length !== b * t) throw new RangeError(`ids has ${batch.ids.length} entries, expected batch ${b} × tokens ${t}`);
+    const seqLens = batch.seqLens ?? new Int32Array(b).fill(t);
+    const ids = Tensor.from(batch.ids, [b * t], { device: this.device });
+    const ctx: LayerContext = {
+      config: this.config,
+      batch: b,
+      tokens: t,
+      positions: Tensor.from(Int32Array.from({ length: b * t }, (_, i) => i % t), [b, t], { device: this.device }),
+      seqLens: Tensor.from(seqLens, [b], { device: this.device }),
+    };
+    const recompute = options.recompute ?? false;
+    const inputs: Tensor[] = [this.embed(ids, batch.image)];
+    const activations: (LayerActivations | undefined)[] = [];
+    for (const layer of this.#layers) {
+      const { y, saved } = layerForward(layer, inputs.at(-1)!, ctx);
+      if (recompute) releaseActivations(saved);
+      activations.push(recompute ? undefined : saved);
+      inputs.push(y);
+    }
+    const { out: hidden, rstd: finalRstd } = rmsNorm(inputs.at(-1)!, this.params.get(FINAL_NORM), { eps: this.config.rms_norm_eps });
+    return { batch, hidden, inputs, activations, finalRstd, ctx, ids, recompute };
+  }
+
+  /**
+   * Summed next-token cross-entropy of the forward's hidden states against `labels` (B·T,
+   * unshifted: position t's logits predict labels[t + 1], as Hugging Face shifts them), and
+   * dHidden for `gradScale`·loss. The LM-head gradient is added to the gradients when `headGrad`.
+   */
+  loss(state: ForwardState, labels: Int32Array, options: { gradScale?: number; headGrad?: boolean } = {}): { loss: number; count: number; dHidden: Tensor } {
+    const { batch: b, tokens: t } = state.batch;
+    if (labels.length !== b * t) throw new RangeError(`labels has ${labels.length} entries, expected ${b * t}`);
+    const shifted = new Int32Array(b * t).fill(IGNORE_LABEL);
+    for (let s = 0; s < b; s++) shifted.set(labels.subarray(s * t + 1, (s + 1) * t), s * t);
+    const headGrad = options.headGrad ? this.gradients().get(this.config.tie_word_embeddings ? EMBEDDING : LM_HEAD) : undefined;
+    const { loss, count, dHidden } = linearCrossEntropy(state.hidden, this.lmHead, shifted, { gradScale: options.gradScale, weightGrad: headGrad });
+    return { loss, count, dHidden: dHidden! };
+  }
+
+  /**
+   * Backward from dHidden (B·T, hidden). With `weightGradients` every weight gradient is added
+   * (stage 2); without, no weight-gradient GEMM runs (stage 1). Returns the gradient of the
+   * image rows (P, hidden) when the batch had them. Releases the forward state.
+   */
+  backward(state: ForwardState, dHidden: Tensor, options: { weightGradients: boolean }): { dImage?: Tensor } {
+    const grads = options.weightGradients ? this.gradients() : undefined;
+    const owned: Tensor[] = [];
+    try {
+      let dy = rmsNormBackward(state.inputs.at(-1)!, this.params.get(FINAL_NORM), state.finalRstd, dHidden, { dWeight: grads?.get(FINAL_NORM) });
+      for (let i = this.#layers.length - 1; i >= 0; i--) {
+        const saved = state.activations[i] ?? layerForward(this.#layers[i], state.inputs[i], state.ctx).saved;
+        const dx = layerBackward(this.#layers[i], saved, dy, state.ctx, grads ? this.#layerViews(grads, i) : undefined);
+        dy.dispose();
+        dy = dx;
+      }
+      owned.push(dy);
+      let dImage: Tensor | undefined;
+      const image = state.batch.image;
+      if (image && image.rows.length > 0) {
+        using rows = Tensor.from(image.rows, [image.rows.length], { device: this.device });
+        dImage = Tensor.empty([image.rows.length, this.config.hidden_size], { dtype: dy.dtype, device: this.device });
+        runOp('gather_rows', { out: dImage, x: dy, index: rows });
+      }
+      if (grads) {
+        // The image rows' embeddings were replaced: their token (the image pad) gets no gradient.
+        const ids = Int32Array.from(state.batch.ids);
+        for (const row of image?.rows ?? []) ids[row] = -1;
+        using idsTensor = Tensor.from(ids, [ids.length], { device: this.device });
+        embeddingBackward(dy, idsTensor, grads.get(EMBEDDING));
+      }
+      return { dImage };
+    } finally {
+      for (const t of owned) t.dispose();
+      releaseForward(state);
+    }
+  }
+
+  #layerViews(set: ParameterSet, i: number): LayerWeights {
+    const names = layerWeightNames(i);
+    return Object.fromEntries(Object.entries(names).map(([role, name]) => [role, set.get(name)])) as unknown as LayerWeights;
+  }
+
+  dispose(): void {
+    this.params.dispose();
+    this.#grads?.dispose();
+  }
+}
+
+/** Releases a forward state's tensors (idempotent). */
+export function releaseForward(state: ForwardState): void {
+  for (const saved of state.activations) if (saved) releaseActivations(saved);
+  for (const t of [state.hidden, state.finalRstd, state.ids, state.ctx.positions, state.ctx.seqLens, ...state.inputs]) t.dispose();
+}
