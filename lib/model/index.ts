@@ -17,3 +17,5 @@ export { DEFAULT_MAX_SHARD_BYTES, TOKENIZER_FILES, planShards, saveQwen3Checkpoi
 export { QWEN3_VOCAB_SIZE, makeTinyQwen3, randomQwen3Weights, tinyQwen3Config, type TinyQwen3Options } from './tinyQwen3.js';
 export { ParameterSet } from './parameterSet.js';
 export { Qwen3Model, releaseForward, type ForwardOptions, type ForwardState, type Qwen3Batch } from './qwen3Model.js';
+export { generate, scoreContinuations, type GenerateOptions, type GenerationPrompt } from './generate.js';
+export { argmax, sampleToken, type SamplingOptions } from './sampling.js';

@@ -21,8 +21,8 @@ import type { Qwen3Config } from './qwen3Config.js';
 import { type LayerActivations, type LayerContext, type LayerWeights, layerBackward, layerForward, layerWeightNames, releaseActivations } from './qwen3Layer.js';
 import { qwen3WeightSpecs } from './qwen3Weights.js';
 
-const EMBEDDING = 'model.embed_tokens.weight';
-const FINAL_NORM = 'model.norm.weight';
+export const EMBEDDING = 'model.embed_tokens.weight';
+export const FINAL_NORM = 'model.norm.weight';
 const LM_HEAD = 'lm_head.weight';
 
 /** A batch for the training forward: B right-padded sequences of T tokens. */
@@ -207,6 +207,11 @@ export class Qwen3Model {
       for (const t of owned) t.dispose();
       releaseForward(state);
     }
+  }
+
+  /** Layer i's weights, by role. */
+  layer(i: number): LayerWeights {
+    return this.#layers[i];
   }
 
   #layerViews(set: ParameterSet, i: number): LayerWeights {

@@ -1,0 +1,283 @@
+/**
+ * Generation with a Qwen3 model: a batch of prompts of different lengths (each with optional
+ * slide embeddings spliced in), a KV cache per layer, greedy or sampled decoding, stop tokens,
+ * streaming; and log-likelihood scoring of given continuations (multiple choice without
+ * generation).
+ *
+ * The prompts are prefilled together, right-padded, with the training forward's layer (its keys
+ * after RMSNorm and RoPE, and its values, copied into the caches); each new token then runs one
+ * decode step per layer: its key and value are put at its position in the cache and its query
+ * attends over the cache (attention_decode).
+ */
+import { attentionDecode } from '../attentionOps.js';
+import type { Device } from '../native.js';
+import { add, matmul, runOp } from '../ops.js';
+import { embedding, putRows, rmsNorm, rope, swiglu } from '../qwen3Ops.js';
+import { seededRandom } from '../random.js';
+import { Tensor } from '../tensor.js';
+import { type LayerContext, layerForward, releaseActivations } from './qwen3Layer.js';
+import { FINAL_NORM, type Qwen3Model, releaseForward } from './qwen3Model.js';
+import { type SamplingOptions, sampleToken } from './sampling.js';
+
+/** One prompt: token ids, and embeddings that replace the ids at `rows` (positions in this prompt). */
+export interface GenerationPrompt {
+  ids: Int32Array;
+  image?: { embeds: Tensor; rows: Int32Array };
+}
+
+/** Options of {@link generate}. */
+export interface GenerateOptions extends SamplingOptions {
+  /** Most tokens generated per prompt. Default 64. */
+  maxNewTokens?: number;
+  /** Seed of the sampling (per prompt streams, so a prompt's tokens do not depend on its batch). Default 0. */
+  seed?: number;
+  /** Tokens that end a prompt's answer (kept as its last token). Default: the config's eos ids. */
+  stopTokens?: readonly number[];
+  /** Called with each new token as it is chosen. */
+  onToken?: (prompt: number, token: number) => void;
+  /** Decode against a KV cache (true, the default) or recompute the whole sequence each step. */
+  cache?: boolean;
+}
+
+/** The generated tokens of each prompt, the stop token included when one was reached. */
+export function generate(model: Qwen3Model, prompts: readonly GenerationPrompt[], options: GenerateOptions = {}): number[][] {
+  if (prompts.length === 0) return [];
+  prompts.forEach((p, i) => {
+    if (p.ids.length === 0) throw new RangeError(`prompts[${i}] has no tokens`);
+  });
+  const maxNew = options.maxNewTokens ?? 64;
+  const stops = new Set(options.stopTokens ?? eosIds(model));
+  const randoms = prompts.map((_, i) => seededRandom(options.seed ?? 0, i));
+  const out: number[][] = prompts.map(() => []);
+  const done = prompts.map(() => maxNew <= 0);
+  const choose = (logits: Float32Array[]): number[] =>
+    logits.map((row, i) => {
+      if (done[i]) return 0;
+      const token = sampleToken(row, options, randoms[i]);
+      out[i].push(token);
+      options.onToken?.(i, token);
+      if (stops.has(token) || out[i].length >= maxNew) done[i] = true;
+      return token;
+    });
+
+  if (options.cache === false) {
+    while (!done.every(Boolean)) {
+      const sequences = prompts.map((p, i) => ({ ...p, ids: Int32Array.from([...p.ids, ...out[i]]) }));
+      choose(prefill(model, sequences));
+    }
+    return out;
+  }
+  const capacity = Math.max(...prompts.map((p) => p.ids.length)) + maxNew;
+  const cache = new KvCache(model, prompts.length, capacity);
+  try {
+    let next = choose(prefill(model, prompts, cache));
+    const lengths = prompts.map((p) => p.ids.length);
+    while (!done.every(Boolean)) {
+      next = choose(decodeStep(model, cache, next, lengths));
+      lengths.forEach((_, i) => lengths[i]++);
+    }
+    return out;
+  } finally {
+    cache.dispose();
+  }
+}
+
+/** log p(continuation | prompt), summed over each continuation's tokens. */
+export function scoreContinuations(model: Qwen3Model, prompt: GenerationPrompt, continuations: readonly Int32Array[]): number[] {
+  const sequences = continuations.map((c) => ({ ...prompt, ids: Int32Array.from([...prompt.ids, ...c]) }));
+  const { ids, tokens, seqLens, image } = padBatch(sequences, model.device);
+  const state = model.forward({ ids, batch: sequences.length, tokens, seqLens, image }, { recompute: true });
+  try {
+    const rows: number[] = [];
+    const targets: number[] = [];
+    continuations.forEach((c, b) => c.forEach((token, j) => {
+      rows.push(b * tokens + prompt.ids.length + j - 1);
+      targets.push(token);
+    }));
+    const logProbs = logitsAt(model, state.hidden, rows).map((row, r) => logSoftmaxAt(row, targets[r]));
+    let r = 0;
+    return continuations.map((c) => c.reduce((sum) => sum + logProbs[r++], 0));
+  } finally {
+    releaseForward(state);
+    image?.embeds.dispose();
+  }
+}
+
+function eosIds(model: Qwen3Model): number[] {
+  const eos = model.config.eos_token_id;
+  return eos === null ? [] : Array.isArray(eos) ? eos : [eos];
+}
+
+/** Per layer, keys and values of every sequence: (B·S, kv_heads·head_dim) each, S the capacity. */
+class KvCache {
+  readonly keys: Tensor[];
+  readonly values: Tensor[];
+  constructor(
+    model: Qwen3Model,
+    readonly batch: number,
+    readonly capacity: number,
+  ) {
+    const width = model.config.num_key_value_heads * model.config.head_dim;
+    const make = () => Tensor.zeros([batch * capacity, width], { dtype: model.dtype, device: model.device });
+    this.keys = Array.from({ length: model.config.num_hidden_layers }, make);
+    this.values = Array.from({ length: model.config.num_hidden_layers }, make);
+  }
+
+  /** Copies rows `from` of k and v (N, width) to rows `to` of layer l's caches. */
+  put(l: number, k: Tensor, v: Tensor, from: number[], to: number[]): void {
+    using source = Tensor.from(Int32Array.from(from), [from.length], { device: k.device });
+    using target = Tensor.from(Int32Array.from(to), [to.length], { device: k.device });
+    for (const [cache, x] of [[this.keys[l], k], [this.values[l], v]] as const) {
+      using picked = Tensor.empty([from.length, x.shape[1]], { dtype: x.dtype, device: x.device });
+      runOp('gather_rows', { out: picked, x, index: source });
+      putRows(cache, picked, target);
+    }
+  }
+
+  dispose(): void {
+    for (const t of [...this.keys, ...this.values]) t.dispose();
+  }
+}
+
+/** Right-pads sequences into one batch; image rows become flat b·T + row indices, their embeddings one tensor. */
+function padBatch(sequences: readonly GenerationPrompt[], device: Device) {
+  const tokens = Math.max(...sequences.map((s) => s.ids.length));
+  const ids = new Int32Array(sequences.length * tokens);
+  sequences.forEach((s, b) => ids.set(s.ids, b * tokens));
+  const seqLens = Int32Array.from(sequences, (s) => s.ids.length);
+  const withImage = sequences.map((s, b) => ({ s, b })).filter(({ s }) => s.image && s.image.rows.length > 0);
+  if (withImage.length === 0) return { ids, tokens, seqLens, image: undefined };
+  const rows = withImage.flatMap(({ s, b }) => [...s.image!.rows].map((r) => b * tokens + r));
+  const first = withImage[0].s.image!.embeds;
+  const embeds = Tensor.empty([rows.length, first.shape[1]], { dtype: first.dtype, device });
+  let offset = 0;
+  for (const { s } of withImage) {
+    const count = s.image!.rows.length;
+    using index = Tensor.from(Int32Array.from({ length: count }, (_, i) => offset + i), [count], { device });
+    putRows(embeds, s.image!.embeds, index);
+    offset += count;
+  }
+  return { ids, tokens, seqLens, image: { embeds, rows: Int32Array.from(rows) } };
+}
+
+/** Runs the prompts through every layer (filling `cache` when given) and returns each prompt's next-token logits. */
+function prefill(model: Qwen3Model, prompts: readonly GenerationPrompt[], cache?: KvCache): Float32Array[] {
+  const { device, config } = model;
+  const { ids, tokens, seqLens, image } = padBatch(prompts, device);
+  const batch = prompts.length;
+  using idsTensor = Tensor.from(ids, [ids.length], { device });
+  const ctx: LayerContext = {
+    config,
+    batch,
+    tokens,
+    positions: Tensor.from(Int32Array.from({ length: batch * tokens }, (_, i) => i % tokens), [batch, tokens], { device }),
+    seqLens: Tensor.from(seqLens, [batch], { device }),
+  };
+  const kvWidth = config.num_key_value_heads * config.head_dim;
+  const valid = prompts.flatMap((p, b) => Array.from({ length: p.ids.length }, (_, t) => b * tokens + t));
+  const cacheRows = cache ? prompts.flatMap((p, b) => Array.from({ length: p.ids.length }, (_, t) => b * cache.capacity + t)) : [];
+  let x = model.embed(idsTensor, image);
+  try {
+    for (let l = 0; l < config.num_hidden_layers; l++) {
+      const { y, saved } = layerForward(model.layer(l), x, ctx);
+      if (cache) {
+        using k = saved.kRot.reshape([batch * tokens, kvWidth]);
+        cache.put(l, k, saved.v, valid, cacheRows);
+      }
+      releaseActivations(saved);
+      x.dispose();
+      x = y;
+    }
+    const last = prompts.map((p, b) => b * tokens + p.ids.length - 1);
+    using finalRows = Tensor.empty([last.length, config.hidden_size], { dtype: x.dtype, device });
+    using index = Tensor.from(Int32Array.from(last), [last.length], { device });
+    runOp('gather_rows', { out: finalRows, x, index });
+    using hidden = normalized(finalRows, model.params.get(FINAL_NORM), config.rms_norm_eps);
+    return logitsAt(model, hidden, last.map((_, i) => i));
+  } finally {
+    x.dispose();
+    image?.embeds.dispose();
+    ctx.positions.dispose();
+    ctx.seqLens.dispose();
+  }
+}
+
+/** One new token per sequence through every layer against the cache; returns the next logits. `lengths` are the tokens already cached. */
+function decodeStep(model: Qwen3Model, cache: KvCache, tokens: number[], lengths: number[]): Float32Array[] {
+  const { device, config } = model;
+  const [hq, hkv, dh] = [config.num_attention_heads, config.num_key_value_heads, config.head_dim];
+  const batch = tokens.length;
+  const eps = config.rms_norm_eps;
+  using ids = Tensor.from(Int32Array.from(tokens), [batch], { device });
+  using positions = Tensor.from(Int32Array.from(lengths), [batch, 1], { device });
+  using cacheRows = Tensor.from(Int32Array.from(lengths, (len, b) => b * cache.capacity + len), [batch], { device });
+  using cacheLens = Tensor.from(Int32Array.from(lengths, (len) => len + 1), [batch], { device });
+  let x = embedding(model.params.get('model.embed_tokens.weight'), ids);
+  try {
+    for (let l = 0; l < config.num_hidden_layers; l++) {
+      const w = model.layer(l);
+      using h1 = normalized(x, w.inputNorm, eps);
+      const normRope = (weight: Tensor, heads: number) => {
+        using projected = matmul(h1, weight, { transB: true });
+        using headRows = projected.reshape([batch * heads, dh]);
+        const normed = Tensor.empty([batch, 1, heads, dh], { dtype: x.dtype, device });
+        using normedRows = normed.reshape([batch * heads, dh]);
+        rmsNorm(headRows, heads === hq ? w.qNorm : w.kNorm, { eps, out: normedRows }).rstd.dispose();
+        rope(normed, positions, config.rope_theta, { out: normed });
+        return normed;
+      };
+      using q = normRope(w.q, hq);
+      using k = normRope(w.k, hkv);
+      using v = matmul(h1, w.v, { transB: true });
+      using kRows = k.reshape([batch, hkv * dh]);
+      putRows(cache.keys[l], kRows, cacheRows);
+      putRows(cache.values[l], v, cacheRows);
+      using qHeads = q.reshape([batch, hq, dh]);
+      using kCache = cache.keys[l].reshape([batch, cache.capacity, hkv, dh]);
+      using vCache = cache.values[l].reshape([batch, cache.capacity, hkv, dh]);
+      using attn = attentionDecode(qHeads, kCache, vCache, cacheLens);
+      using attnRows = attn.reshape([batch, hq * dh]);
+      const x2 = matmul(attnRows, w.o, { transB: true });
+      add(x, x2, { out: x2 });
+      using h2 = normalized(x2, w.postNorm, eps);
+      using gate = matmul(h2, w.gate, { transB: true });
+      using up = matmul(h2, w.up, { transB: true });
+      using act = swiglu(gate, up);
+      const y = matmul(act, w.down, { transB: true });
+      add(x2, y, { out: y });
+      x2.dispose();
+      x.dispose();
+      x = y;
+    }
+    using hidden = normalized(x, model.params.get(FINAL_NORM), eps);
+    return logitsAt(model, hidden, tokens.map((_, i) => i));
+  } finally {
+    x.dispose();
+  }
+}
+
+/** RMSNorm without keeping its statistics (inference). */
+function normalized(x: Tensor, weight: Tensor, eps: number): Tensor {
+  const { out, rstd } = rmsNorm(x, weight, { eps });
+  rstd.dispose();
+  return out;
+}
+
+/** Logits (V) of the given rows of hidden (N, hidden), on the host. */
+function logitsAt(model: Qwen3Model, hidden: Tensor, rows: number[]): Float32Array[] {
+  const vocab = model.config.vocab_size;
+  using index = Tensor.from(Int32Array.from(rows), [rows.length], { device: model.device });
+  using picked = Tensor.empty([rows.length, hidden.shape[1]], { dtype: hidden.dtype, device: model.device });
+  runOp('gather_rows', { out: picked, x: hidden, index });
+  using logits = matmul(picked, model.lmHead, { transB: true, out: Tensor.empty([rows.length, vocab], { device: model.device }) });
+  const all = logits.toFloat32();
+  return rows.map((_, r) => all.subarray(r * vocab, (r + 1) * vocab));
+}
+
+function logSoftmaxAt(logits: Float32Array, token: number): number {
+  let max = -Infinity;
+  for (const v of logits) if (v > max) max = v;
+  let sum = 0;
+  for (const v of logits) sum += Math.exp(v - max);
+  return logits[token] - max - Math.log(sum);
+}
