@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'IO_ERROR'
   | 'FORMAT_ERROR'
   | 'DISPOSED'
+  | 'CONFIG_ERROR'
+  | 'TRAINING_ERROR'
   | 'INTERNAL';
 
 /** Base class of every error the library throws on purpose. */
@@ -82,5 +84,19 @@ export class FormatError extends WsiVqaError {
 export class DisposedError extends WsiVqaError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, 'DISPOSED', options);
+  }
+}
+
+/** Settings that do not validate (a training config, CLI flags). The message names every bad key. */
+export class ConfigError extends WsiVqaError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'CONFIG_ERROR', options);
+  }
+}
+
+/** A training run that cannot go on (a NaN or infinite loss). The message names the step; the last checkpoint is intact. */
+export class TrainingError extends WsiVqaError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'TRAINING_ERROR', options);
   }
 }

@@ -24,3 +24,4 @@ export * from './crossEntropy.js';
 export * from './moe.js';
 export * from './model/index.js';
 export * from './qwen3Ops.js';
+export * from './train/index.js';

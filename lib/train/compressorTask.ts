@@ -1,0 +1,193 @@
+/**
+ * Stage 0: pretraining the MoE compressor on slide labels (DESIGN §3), as TC-SSA does. Each
+ * slide's K slot tokens are averaged and classified by a linear head (no bias); the loss is the
+ * cross-entropy summed over slides plus `auxWeight` × the load-balancing loss per slide. The
+ * compressor runs in training mode: gate noise and expert dropout, seeded by the step.
+ */
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { loadCompressor, saveCompressor } from '../compressorState.js';
+import { linearCrossEntropy } from '../crossEntropy.js';
+import type { LoadedSample } from '../data/loader.js';
+import { FormatError } from '../errors.js';
+import { readStateDict, stateTensor, writeStateDict } from '../io/stateDict.js';
+import type { MoeCompressor } from '../moe.js';
+import { matmul, runOp, scale } from '../ops.js';
+import { fill } from '../qwen3Ops.js';
+import { mulberry32, normalSamples } from '../random.js';
+import { Tensor } from '../tensor.js';
+import type { StepContext, TrainTask, TrainableParameter } from './task.js';
+
+export const COMPRESSOR_FILE = 'compressor.safetensors';
+export const CLASSIFIER_FILE = 'classifier.safetensors';
+export const CLASSES_FILE = 'classes.json';
+
+/** A batch of labelled slides. */
+export interface SlideLabelBatch {
+  features: Float32Array;
+  /** (S + 1): slide s owns feature rows offsets[s] … offsets[s+1]. */
+  offsets: Int32Array;
+  /** (S) class indices. */
+  labels: Int32Array;
+}
+
+/** The data loader's `collate` for stage 0: the class of each sample's `label` among `classes`. */
+export function slideLabelCollate(classes: readonly string[]): (loaded: LoadedSample[]) => SlideLabelBatch {
+  return (loaded) => {
+    const offsets = new Int32Array(loaded.length + 1);
+    loaded.forEach(({ slides }, s) => (offsets[s + 1] = offsets[s] + slides.reduce((n, f) => n + f.patches, 0)));
+    const features = new Float32Array(offsets[loaded.length] * 1024);
+    let row = 0;
+    for (const { slides } of loaded) for (const slide of slides) {
+      features.set(slide.features.subarray(0, slide.patches * 1024), row * 1024);
+      row += slide.patches;
+    }
+    const labels = Int32Array.from(loaded, ({ sample }) => {
+      const index = classes.indexOf(sample.label ?? '');
+      if (index < 0) throw new FormatError(`${sample.origin.file}:${sample.origin.row}: label ${JSON.stringify(sample.label)} is not one of the classes (${classes.join(', ')})`);
+      return index;
+    });
+    return { features, offsets, labels };
+  };
+}
+
+export interface CompressorTaskOptions {
+  /** Weight of the load-balancing loss. Default 0.01 (Switch Transformer's). */
+  auxWeight?: number;
+  /** Held-out batches for {@link CompressorClassifierTask.evaluate}: accuracy of the head. */
+  evaluation?: () => AsyncIterable<SlideLabelBatch>;
+}
+
+export class CompressorClassifierTask implements TrainTask<SlideLabelBatch> {
+  readonly compressor: MoeCompressor;
+  readonly classes: readonly string[];
+  /** The head (classes, 1024), f32. */
+  readonly head: Tensor;
+  readonly #grads: Map<string, Tensor>;
+  readonly #headGrad: Tensor;
+  readonly #auxWeight: number;
+  readonly #evaluation?: () => AsyncIterable<SlideLabelBatch>;
+
+  constructor(compressor: MoeCompressor, classes: readonly string[], options: CompressorTaskOptions & { seed?: number } = {}) {
+    if (classes.length < 2) throw new RangeError(`stage 0 needs at least 2 classes, got ${classes.length}`);
+    this.compressor = compressor;
+    this.classes = classes;
+    const device = compressor.params.get('gate.weight')!.device;
+    // A small random head (std 0.02), so the first gradients reach the compressor.
+    this.head = Tensor.from(normalSamples(classes.length * compressor.width, 0.02, mulberry32(options.seed ?? 0)), [classes.length, compressor.width], { device });
+    this.#grads = new Map([...compressor.params].map(([name, p]) => [name, Tensor.zeros(p.shape, { device })]));
+    this.#headGrad = Tensor.zeros(this.head.shape, { device });
+    this.#auxWeight = options.auxWeight ?? 0.01;
+    this.#evaluation = options.evaluation;
+  }
+
+  parameters(): TrainableParameter[] {
+    return [
+      ...[...this.compressor.params].map(([name, value]) => ({ name: `compressor.${name}`, value, grad: this.#grads.get(name)! })),
+      { name: 'classifier.weight', value: this.head, grad: this.#headGrad },
+    ];
+  }
+
+  zeroGradients(): void {
+    for (const g of this.#grads.values()) fill(g);
+    fill(this.#headGrad);
+  }
+
+  async forwardBackward(batch: SlideLabelBatch, context: StepContext): Promise<{ lossSum: number; count: number }> {
+    const slides = batch.labels.length;
+    const device = this.head.device;
+    using x = Tensor.from(batch.features.subarray(0, batch.offsets[slides] * 1024), [batch.offsets[slides], 1024], { device });
+    const seed = (context.seed * 1_000_003 + context.step * 1009 + context.micro) % 2 ** 31;
+    const { out, auxLoss, saved } = this.compressor.forward(x, batch.offsets, { training: true, seed });
+    using slots = out;
+    using pooled = this.#pool(slots);
+    const { loss, dHidden } = linearCrossEntropy(pooled, this.head, batch.labels, { weightGrad: this.#headGrad });
+    using dPooled = dHidden!;
+    using dSlots = this.#unpool(dPooled, slots.shape);
+    const auxScale = this.#auxWeight * slides;
+    this.compressor.backward(saved!, dSlots, auxScale, this.#grads).dispose();
+    return { lossSum: loss + auxScale * auxLoss, count: slides };
+  }
+
+  /** Accuracy of the head on the evaluation batches (the compressor in inference mode). */
+  async evaluate(): Promise<Record<string, number>> {
+    if (!this.#evaluation) return {};
+    let right = 0;
+    let total = 0;
+    for await (const batch of this.#evaluation()) {
+      const predicted = this.predict(batch);
+      predicted.forEach((p, i) => (right += Number(p === batch.labels[i])));
+      total += predicted.length;
+    }
+    return { accuracy: total > 0 ? right / total : 0 };
+  }
+
+  /** The predicted class index of each slide of a batch. */
+  predict(batch: SlideLabelBatch): number[] {
+    const slides = batch.labels.length;
+    const device = this.head.device;
+    using x = Tensor.from(batch.features.subarray(0, batch.offsets[slides] * 1024), [batch.offsets[slides], 1024], { device });
+    using slots = this.compressor.forward(x, batch.offsets).out;
+    using pooled = this.#pool(slots);
+    using logits = matmul(pooled, this.head, { transB: true, out: Tensor.empty([slides, this.classes.length], { device }) });
+    const values = logits.toFloat32();
+    const k = this.classes.length;
+    return Array.from({ length: slides }, (_, s) => {
+      let best = 0;
+      for (let c = 1; c < k; c++) if (values[s * k + c] > values[s * k + best]) best = c;
+      return best;
+    });
+  }
+
+  async saveWeights(dir: string): Promise<void> {
+    await saveCompressor(join(dir, COMPRESSOR_FILE), this.compressor);
+    await writeStateDict(join(dir, CLASSIFIER_FILE), new Map([['weight', this.head]]));
+    await writeFile(join(dir, CLASSES_FILE), `${JSON.stringify(this.classes)}\n`);
+  }
+
+  async loadWeights(dir: string): Promise<void> {
+    const classesFile = join(dir, CLASSES_FILE);
+    const classes = existsSync(classesFile) ? (JSON.parse(await readFile(classesFile, 'utf8')) as string[]) : undefined;
+    if (JSON.stringify(classes) !== JSON.stringify(this.classes)) throw new FormatError(`${classesFile}: classes ${JSON.stringify(classes)} differ from this run's ${JSON.stringify(this.classes)}`);
+    const loaded = await loadCompressor(join(dir, COMPRESSOR_FILE), { device: this.head.device });
+    for (const [name, value] of loaded.params) scale(value, 1, { out: this.compressor.params.get(name)! });
+    loaded.dispose();
+    const headFile = join(dir, CLASSIFIER_FILE);
+    using head = stateTensor(await readStateDict(headFile), 'weight', this.head.shape, headFile, { device: this.head.device });
+    scale(head, 1, { out: this.head });
+  }
+
+  /** The mean of each slide's K slot tokens: (S, K, D) → (S, D). */
+  #pool(slots: Tensor): Tensor {
+    const [s, k, d] = slots.shape;
+    const pooled = Tensor.empty([s, d], { device: slots.device });
+    for (let i = 0; i < s; i++) {
+      using slide = slots.narrow(i, i + 1);
+      using rows = slide.reshape([k, d]);
+      using target = pooled.narrow(i, i + 1);
+      using flat = target.reshape([d]);
+      runOp('sum_rows', { out: flat, x: rows });
+    }
+    scale(pooled, 1 / k, { out: pooled });
+    return pooled;
+  }
+
+  /** The gradient of {@link #pool}: each slot gets its slide's gradient / K. */
+  #unpool(dPooled: Tensor, shape: readonly number[]): Tensor {
+    const [s, k, d] = shape;
+    const out = Tensor.empty(shape, { device: dPooled.device });
+    using ones = Tensor.from(new Float32Array(k).fill(1 / k), [k, 1], { device: dPooled.device });
+    for (let i = 0; i < s; i++) {
+      using row = dPooled.narrow(i, i + 1);
+      using slide = out.narrow(i, i + 1);
+      using target = slide.reshape([k, d]);
+      matmul(ones, row, { out: target });
+    }
+    return out;
+  }
+
+  dispose(): void {
+    for (const t of [...this.#grads.values(), this.#headGrad, this.head]) t.dispose();
+  }
+}

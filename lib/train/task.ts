@@ -1,0 +1,40 @@
+/** What the trainer trains: a stage's model seen as parameters with gradients, and one step's work. */
+import type { Tensor } from '../tensor.js';
+
+/** A trained parameter and its gradient (f32, same shape), accumulated by forwardBackward. */
+export interface TrainableParameter {
+  name: string;
+  value: Tensor;
+  grad: Tensor;
+}
+
+/** Where in the run a micro-batch falls: tasks derive their noise and dropout seeds from it, so a resumed run repeats them. */
+export interface StepContext {
+  /** The optimizer step this micro-batch contributes to (0-based). */
+  step: number;
+  /** The micro-batch within the step (gradient accumulation). */
+  micro: number;
+  /** The run's seed. */
+  seed: number;
+}
+
+/** A trainable stage. */
+export interface TrainTask<Batch> {
+  /** Only what this stage trains. */
+  parameters(): TrainableParameter[];
+  zeroGradients(): void;
+  /** Adds the gradients of the batch's summed loss; returns that sum and the count it is a sum over (answer tokens, slides). */
+  forwardBackward(batch: Batch, context: StepContext): Promise<{ lossSum: number; count: number }>;
+  /** Metrics on held-out data, for the report (e.g. `{ accuracy: 0.8 }`). */
+  evaluate?(): Promise<Record<string, number>>;
+  /** Writes the stage's weight files into `dir` (DESIGN §3 layout). */
+  saveWeights(dir: string): Promise<void>;
+  /** Reads them back from a checkpoint folder. */
+  loadWeights(dir: string): Promise<void>;
+}
+
+/** Batches of an epoch, in a fixed order for (seed, epoch); the data loader is one. */
+export interface BatchSource<Batch> {
+  readonly batchesPerEpoch: number;
+  batches(epoch: number, fromBatch?: number): AsyncIterable<Batch>;
+}

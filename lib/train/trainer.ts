@@ -1,0 +1,149 @@
+/**
+ * The training loop, the same for every stage: micro-batches in a fixed order per (seed, epoch),
+ * gradients accumulated over `gradientAccumulationSteps`, the loss normalised over everything the
+ * step counted (all answer tokens of all its micro-batches, DESIGN §2), global-norm clipping,
+ * fused AdamW with warmup then cosine decay; metrics per step in `metrics.jsonl`, checkpoints
+ * every `saveEvery` steps and at the end, and `resume` continuing from the last checkpoint so the
+ * final weights equal an uninterrupted run's.
+ */
+import { existsSync } from 'node:fs';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TrainingError } from '../errors.js';
+import { clipScale } from '../qwen3Ops.js';
+import { FINAL_CHECKPOINT, OPTIMIZER_FILE, type TrainerState, latestCheckpoint, stepCheckpointName, writeCheckpoint } from './checkpoints.js';
+import type { TrainConfig } from './config.js';
+import { AdamW } from './optimizer.js';
+import { type ProgressMode, type StepMetrics, makeProgress } from './progress.js';
+import { cosineWithWarmup } from './schedule.js';
+import type { BatchSource, TrainTask } from './task.js';
+
+export const METRICS_FILE = 'metrics.jsonl';
+
+/** Options of {@link train} beyond the config. */
+export interface TrainOptions {
+  /** Continue from the last checkpoint in the output folder (a fresh start when there is none). */
+  resume?: boolean;
+  /** Label of the progress display. Default `stage <n>`. */
+  label?: string;
+  progress?: ProgressMode;
+  /** Stop after this many optimizer steps in this call (a checkpoint is written there): for tests of resume. */
+  stopAfter?: number;
+}
+
+/** What a run did. */
+export interface TrainResult {
+  steps: number;
+  /** Every step's metrics, from the start of the run (resumed runs included). */
+  history: StepMetrics[];
+  /** Evaluations: the step and the task's metrics. */
+  evaluations: { step: number; metrics: Record<string, number> }[];
+  /** The checkpoint folder written last. */
+  checkpoint: string;
+}
+
+/** Trains `task` on `data` as `config` says. */
+export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Batch>, config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const out = config.outputDir;
+  await mkdir(out, { recursive: true });
+  const accumulation = config.gradientAccumulationSteps;
+  const stepsPerEpoch = Math.ceil(data.batchesPerEpoch / accumulation);
+  const totalSteps = stepsPerEpoch * config.epochs;
+  const warmup = Math.round(config.warmupRatio * totalSteps);
+  const params = task.parameters();
+  const optimizer = new AdamW(params);
+  let state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, totalSteps, config };
+  let history: StepMetrics[] = [];
+  const evaluations: TrainResult['evaluations'] = [];
+  const metricsFile = join(out, METRICS_FILE);
+
+  const resumed = options.resume ? await latestCheckpoint(out) : undefined;
+  if (resumed) {
+    if (resumed.state.totalSteps !== totalSteps) {
+      throw new TrainingError(`${resumed.dir}: the checkpoint is from a run of ${resumed.state.totalSteps} steps, this config makes ${totalSteps}`);
+    }
+    await task.loadWeights(resumed.dir);
+    await optimizer.load(join(resumed.dir, OPTIMIZER_FILE));
+    state = resumed.state;
+    // The steps after the checkpoint are done again: drop their lines.
+    history = (await readMetrics(metricsFile)).filter((m) => m.step <= state.step);
+  }
+  await writeFile(metricsFile, history.map((m) => JSON.stringify(m)).join('\n') + (history.length ? '\n' : ''));
+
+  const progress = makeProgress(options.label ?? `stage ${config.stage}`, totalSteps, options.progress);
+  if (resumed) progress.log(`resumed from ${resumed.dir} at step ${state.step}`);
+  let checkpoint = resumed?.dir ?? '';
+  const save = async (name: string) => {
+    checkpoint = await writeCheckpoint(out, name, state, async (dir) => {
+      await task.saveWeights(dir);
+      await optimizer.save(join(dir, OPTIMIZER_FILE));
+    });
+  };
+  const stopAt = options.stopAfter === undefined ? totalSteps : Math.min(totalSteps, state.step + options.stopAfter);
+  try {
+    while (state.step < stopAt) {
+      let micro = 0;
+      let lossSum = 0;
+      let count = 0;
+      let started = performance.now();
+      for await (const batch of data.batches(state.epoch, state.batchInEpoch)) {
+        if (micro === 0) {
+          task.zeroGradients();
+          started = performance.now();
+        }
+        const result = await task.forwardBackward(batch, { step: state.step, micro, seed: config.seed });
+        if (!Number.isFinite(result.lossSum)) {
+          throw new TrainingError(`step ${state.step + 1} (epoch ${state.epoch + 1}, micro-batch ${state.batchInEpoch + 1}): the loss is ${result.lossSum}; stopped, the last checkpoint is intact`);
+        }
+        lossSum += result.lossSum;
+        count += result.count;
+        micro++;
+        state.batchInEpoch++;
+        const endOfEpoch = state.batchInEpoch === data.batchesPerEpoch;
+        if (micro < accumulation && !endOfEpoch) continue;
+
+        const lr = cosineWithWarmup(state.step, totalSteps, warmup, config.lr);
+        const norm = count > 0 ? optimizer.gradNorm() / count : 0;
+        if (count > 0) {
+          const clip = config.maxGradNorm > 0 ? clipScale(norm, config.maxGradNorm) : 1;
+          optimizer.step({ lr, beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay, step: state.step + 1, gradScale: clip / count });
+        }
+        state.step++;
+        if (endOfEpoch) {
+          state.epoch++;
+          state.batchInEpoch = 0;
+        }
+        const seconds = (performance.now() - started) / 1000;
+        const metrics: StepMetrics = { step: state.step, epoch: state.epoch, loss: count > 0 ? lossSum / count : 0, lr, gradNorm: norm, tokens: count, tokensPerSecond: count / Math.max(seconds, 1e-9), seconds };
+        history.push(metrics);
+        await appendFile(metricsFile, `${JSON.stringify(metrics)}\n`);
+        progress.update(metrics);
+        [micro, lossSum, count] = [0, 0, 0];
+        if (config.evalEvery > 0 && state.step % config.evalEvery === 0 && task.evaluate) {
+          const result = await task.evaluate();
+          evaluations.push({ step: state.step, metrics: result });
+          progress.log(`step ${state.step}: ${Object.entries(result).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
+        }
+        if (state.step < totalSteps && (state.step === stopAt || (config.saveEvery > 0 && state.step % config.saveEvery === 0))) await save(stepCheckpointName(state.step));
+        if (state.step >= stopAt || endOfEpoch) break;
+      }
+    }
+    if (state.step === totalSteps) {
+      if (task.evaluate && (evaluations.at(-1)?.step ?? -1) !== totalSteps) evaluations.push({ step: totalSteps, metrics: await task.evaluate() });
+      await save(FINAL_CHECKPOINT);
+    }
+  } finally {
+    progress.stop();
+    optimizer.dispose();
+  }
+  return { steps: state.step, history, evaluations, checkpoint };
+}
+
+/** The metrics lines of a run so far (none when the file does not exist). */
+export async function readMetrics(file: string): Promise<StepMetrics[]> {
+  if (!existsSync(file)) return [];
+  return (await readFile(file, 'utf8'))
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as StepMetrics);
+}
