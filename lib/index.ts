@@ -25,3 +25,5 @@ export * from './moe.js';
 export * from './model/index.js';
 export * from './qwen3Ops.js';
 export * from './train/index.js';
+export * from './vqa/index.js';
+export * from './eval/index.js';
