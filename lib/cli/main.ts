@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { version } from '../info.js';
 import { registerBenchCommand } from './benchCommand.js';
 import { registerDataCommand } from './dataCommand.js';
+import { registerDemoCommand } from './demoCommand.js';
 import { registerInfoCommand } from './infoCommand.js';
 import { registerSynthCommand } from './synthCommand.js';
 
@@ -16,5 +17,6 @@ registerInfoCommand(program);
 registerBenchCommand(program);
 registerDataCommand(program);
 registerSynthCommand(program);
+registerDemoCommand(program);
 
 await program.parseAsync(process.argv);
