@@ -53,7 +53,7 @@ export interface DemoSummary {
 
 /** Sizes of the full demo and of the quick one. */
 const SIZES = {
-  full: { trainSlides: 96, testSlides: 32, epochs: [4, 3, Number(process.env.DEMO_E2 ?? 10)] },
+  full: { trainSlides: Number(process.env.DEMO_N ?? 96), testSlides: 32, epochs: [4, 3, Number(process.env.DEMO_E2 ?? 10)] },
   quick: { trainSlides: 48, testSlides: 16, epochs: [3, 2, Number(process.env.DEMO_E2 ?? 6)] },
 };
 
@@ -66,13 +66,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const progress = options.progress ?? 'auto';
 
   log(`wsi-vqa demo → ${out}`);
-  const data = await makeSyntheticDataset(join(out, 'data'), { trainSlides: size.trainSlides, testSlides: size.testSlides, seed });
+  const data = await makeSyntheticDataset(join(out, 'data'), { trainSlides: size.trainSlides, testSlides: size.testSlides, seed, patches: [Number(process.env.DEMO_P0 ?? 48), Number(process.env.DEMO_P1 ?? 160)] });
   log(`  data: ${size.trainSlides} training slides, ${data.questions} benchmark questions (${data.dir})`);
   const llmPath = join(out, 'tiny-qwen3');
   await makeTinyQwen3(llmPath, { hiddenSize: 64, layers: 2, heads: 4, kvHeads: 2, headDim: 16, intermediateSize: 128, seed });
   log(`  model: a random tiny Qwen3 (hidden 64, 2 layers) with the real tokenizer (${llmPath})`);
   const cache = new FeatureCache();
-  const readOptions = { featuresDir: data.featuresDir };
+  const readOptions = { featuresDir: data.dir };
 
   // Stage 0: the compressor learns the slides' tissue labels.
   const labelled = await readDataset(data.labelsCsv, readOptions);

@@ -64,7 +64,7 @@ export interface SynthOptions {
 export interface SynthDataset {
   dir: string;
   featuresDir: string;
-  /** Stage 0: `slide_id,label,features_path`, the label naming the slide's tissue and finding. */
+  /** Stage 0: `slide_id,label,features_path` with the tissue as the label. */
   labelsCsv: string;
   /** Stage 1: `slide_id,caption,features_path`. */
   captionsCsv: string;
@@ -100,7 +100,7 @@ export async function makeSyntheticDataset(dir: string, options: SynthOptions = 
   for (const [index, slide] of slides.entries()) {
     const random = seededRandom(seed, 2_000_000 + index);
     const count = patches[0] + Math.floor(random() * (patches[1] - patches[0] + 1));
-    const features = slideFeatures(count, slide.attributes.map((v, a) => directions[a][v]), signal, showing, random);
+    const features = slideFeatures(count, slide.attributes.map((v, a) => directions[a][v]), Number(process.env.SYN_S ?? signal), showing, random);
     const coords = Float32Array.from({ length: 2 * count }, (_, i) => (i % 2 === 0 ? (i / 2) % 32 : Math.floor(i / 64)) * 224);
     await writeSafetensors(join(featuresDir, `${slide.id}.safetensors`), {
       features: { dtype: 'F32', shape: [count, FEATURE_WIDTH], data: features },
@@ -109,7 +109,8 @@ export async function makeSyntheticDataset(dir: string, options: SynthOptions = 
   }
   const train = slides.slice(0, trainSlides);
   const test = slides.slice(trainSlides);
-  const featurePath = (slide: SlideSpec) => `${slide.id}.safetensors`;
+  // Relative to the dataset files' folder, the readers' default: no --features-dir needed.
+  const featurePath = (slide: SlideSpec) => `features/${slide.id}.safetensors`;
 
   const dataset: SynthDataset = {
     dir,
@@ -122,7 +123,7 @@ export async function makeSyntheticDataset(dir: string, options: SynthOptions = 
     testSlides,
     questions: test.length * SYNTH_ATTRIBUTES.length,
   };
-  await writeFile(dataset.labelsCsv, csv(['slide_id', 'label', 'features_path'], train.map((s) => [s.id, slideLabel(s), featurePath(s)])));
+  await writeFile(dataset.labelsCsv, csv(['slide_id', 'label', 'features_path'], train.map((s) => [s.id, valueOf(s, 0), featurePath(s)])));
   await writeFile(dataset.captionsCsv, csv(['slide_id', 'caption', 'features_path'], train.map((s) => [s.id, caption(s), featurePath(s)])));
   const conversations = train.flatMap((slide) =>
     SYNTH_ATTRIBUTES.map((attribute, a) => {
@@ -188,11 +189,6 @@ function unitDirection(random: () => number): Float32Array {
 
 function valueOf(slide: SlideSpec, attribute: number): string {
   return SYNTH_ATTRIBUTES[attribute].values[slide.attributes[attribute]];
-}
-
-/** The stage-0 class of a slide: every attribute, so the compressor learns to keep each. */
-function slideLabel(slide: SlideSpec): string {
-  return SYNTH_ATTRIBUTES.map((_, a) => valueOf(slide, a)).join(' + ');
 }
 
 function caption(slide: SlideSpec): string {
