@@ -1,6 +1,6 @@
 /** The `wsi-vqa` command as users run it: the compiled CLI in dist/ (npm test builds it first). */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +56,13 @@ describe('wsi-vqa train, eval, ask', () => {
     expect(summary.questions).toBe(4);
     expect(Object.keys(summary).sort()).toEqual(['blind', 'majorityBaseline', 'model', 'questions', 'shuffled']);
     expect(existsSync(join(dir, 'eval', 'results.json'))).toBe(true);
+    const openFile = join(dir, 'open.json');
+    writeFileSync(openFile, JSON.stringify([{ slide_id: 'SYN-0000', question: 'Describe the slide.', answer: 'Section of lung tissue with necrosis.', features_path: join(data.featuresDir, 'SYN-0000.safetensors') }]));
+    const open = JSON.parse(run('eval', ...model, '--data-path', openFile, '--output-dir', join(dir, 'open'), '--json'));
+    expect(open.questions).toBe(1);
+    expect(open.bleu4).toBeGreaterThanOrEqual(0);
+    expect(open.rougeL).toBeLessThanOrEqual(1);
+    expect(existsSync(join(dir, 'open', 'open_results.json'))).toBe(true);
     const answer = run('ask', ...model, '--slide', join(data.featuresDir, 'SYN-0000.safetensors'), '--question', 'Which organ is this tissue from?', '--max-new-tokens', '4');
     expect(typeof answer).toBe('string');
 
