@@ -13,7 +13,7 @@ import { IGNORE_LABEL } from '../text/chat.js';
 import { embedding, embeddingBackward, putRows, rmsNorm, rmsNormBackward } from '../qwen3Ops.js';
 import { runOp } from '../ops.js';
 import { Tensor } from '../tensor.js';
-import { loadQwen3Checkpoint } from './checkpoint.js';
+import { openQwen3Checkpoint } from './checkpoint.js';
 import { saveQwen3Checkpoint } from './checkpointSave.js';
 import type { WeightDtype } from './checkpoint.js';
 import { ParameterSet } from './parameterSet.js';
@@ -73,36 +73,69 @@ export class Qwen3Model {
     this.#layers = Array.from({ length: config.num_hidden_layers }, (_, i) => this.#layerViews(params, i));
   }
 
-  /** From a Hugging Face model folder; weights converted to `dtype` (default f32 on the CPU, bf16 on CUDA). */
+  /**
+   * From a Hugging Face model folder; weights converted to `dtype` (default f32 on the CPU, bf16
+   * on CUDA). The folder is checked whole first (names, shapes, dtypes), then read one tensor at
+   * a time straight into the parameter buffer, so host memory holds the model once plus one
+   * stored tensor (a 4B checkpoint never needs twice its size).
+   */
   static async load(dir: string, options: { device?: Device; dtype?: DType } = {}): Promise<Qwen3Model> {
-    const checkpoint = await loadQwen3Checkpoint(dir);
-    return Qwen3Model.fromWeights(checkpoint.config, checkpoint.weights, { ...options, source: dir });
+    const reader = await openQwen3Checkpoint(dir);
+    try {
+      const params = Qwen3Model.#allocate(reader.config, options);
+      try {
+        for await (const [name, stored] of reader.tensors()) params.load(name, stored, dir);
+      } catch (error) {
+        params.dispose();
+        throw error;
+      }
+      return new Qwen3Model(reader.config, params);
+    } finally {
+      await reader.close();
+    }
+  }
+
+  static #allocate(config: Qwen3Config, options: { device?: Device; dtype?: DType }): ParameterSet {
+    const device = options.device ?? 'cpu';
+    const dtype = options.dtype ?? (device === 'cpu' ? 'f32' : 'bf16');
+    return ParameterSet.allocate(qwen3WeightSpecs(config), { dtype, device });
   }
 
   /** From a config and host weights by Hugging Face name (checked by name and shape). */
   static fromWeights(config: Qwen3Config, weights: ReadonlyMap<string, StoredTensor>, options: { device?: Device; dtype?: DType; source?: string } = {}): Qwen3Model {
-    const device = options.device ?? 'cpu';
-    const dtype = options.dtype ?? (device === 'cpu' ? 'f32' : 'bf16');
     const specs = qwen3WeightSpecs(config);
-    const params = ParameterSet.allocate(specs, { dtype, device });
+    const params = Qwen3Model.#allocate(config, options);
     const source = options.source ?? 'weights';
-    for (const { name, shape } of specs) {
-      const stored = weights.get(name);
-      if (!stored) throw new RangeError(`${source}: weight ${name} is missing`);
-      if (stored.shape.length !== shape.length || stored.shape.some((d, i) => d !== shape[i])) {
-        throw new RangeError(`${source}: weight ${name} has shape [${stored.shape}], expected [${shape}]`);
+    try {
+      for (const { name, shape } of specs) {
+        const stored = weights.get(name);
+        if (!stored) throw new RangeError(`${source}: weight ${name} is missing`);
+        if (stored.shape.length !== shape.length || stored.shape.some((d, i) => d !== shape[i])) {
+          throw new RangeError(`${source}: weight ${name} has shape [${stored.shape}], expected [${shape}]`);
+        }
+        params.load(name, stored, source);
       }
-      params.load(name, stored, source);
+    } catch (error) {
+      params.dispose();
+      throw error;
     }
     return new Qwen3Model(config, params);
   }
 
-  /** Writes a Hugging Face model folder (loadable by transformers); tokenizer files copied from `copyFrom`. */
+  /**
+   * Writes a Hugging Face model folder (loadable by transformers) in `dtype` (default: the
+   * parameters' own dtype, so nothing is rounded); tokenizer files copied from `copyFrom`.
+   */
   async save(dir: string, options: { copyFrom?: string; dtype?: WeightDtype; overwrite?: boolean } = {}): Promise<void> {
     const weights = new Map(
       [...this.params.tensors].map(([name, t]) => [name, { dtype: 'F32' as const, shape: [...t.shape], data: () => t.toFloat32() }]),
     );
-    await saveQwen3Checkpoint(dir, { config: this.config, weights, dtype: options.dtype ?? 'f32', copyFrom: options.copyFrom, overwrite: options.overwrite });
+    await saveQwen3Checkpoint(dir, { config: this.config, weights, dtype: options.dtype ?? (this.dtype === 'bf16' || this.dtype === 'f16' ? this.dtype : 'f32'), copyFrom: options.copyFrom, overwrite: options.overwrite });
+  }
+
+  /** The parameters by Hugging Face name (views of one buffer, in the model's dtype). */
+  parameters(): ParameterSet {
+    return this.params;
   }
 
   /** f32 gradients by parameter name (zeros, allocated on first use). */
@@ -205,6 +238,31 @@ export class Qwen3Model {
       return { dImage };
     } finally {
       for (const t of owned) t.dispose();
+      releaseForward(state);
+    }
+  }
+
+  /**
+   * Forward, loss and backward of one micro-batch: the summed loss and its labelled-token count,
+   * and the image rows' gradient when the batch has image rows. With `weightGradients` (stage 2)
+   * every weight gradient, the LM head's included, is added to {@link gradients}; without
+   * (stage 1) none is touched. `gradScale` (default 1) scales every gradient, e.g. 1 / the
+   * labelled tokens of the whole optimizer step.
+   */
+  trainStep(
+    batch: Qwen3Batch,
+    labels: Int32Array,
+    options: { weightGradients: boolean; recompute?: boolean; gradScale?: number },
+  ): { loss: number; count: number; dImage?: Tensor } {
+    const state = this.forward(batch, { recompute: options.recompute });
+    let dHidden: Tensor | undefined;
+    try {
+      const result = this.loss(state, labels, { gradScale: options.gradScale, headGrad: options.weightGradients });
+      dHidden = result.dHidden;
+      const { dImage } = this.backward(state, dHidden, { weightGradients: options.weightGradients });
+      return { loss: result.loss, count: result.count, dImage };
+    } finally {
+      dHidden?.dispose();
       releaseForward(state);
     }
   }
