@@ -18,7 +18,8 @@ import { saveQwen3Checkpoint } from './checkpointSave.js';
 import type { WeightDtype } from './checkpoint.js';
 import { ParameterSet } from './parameterSet.js';
 import type { Qwen3Config } from './qwen3Config.js';
-import { type LayerActivations, type LayerContext, type LayerWeights, layerBackward, layerForward, layerWeightNames, releaseActivations } from './qwen3Layer.js';
+import { ActivationArena, valuesAndStats } from './activationArena.js';
+import { type LayerActivations, type LayerContext, type LayerWeights, layerActivationElements, layerBackward, layerForward, layerWeightNames, releaseActivations } from './qwen3Layer.js';
 import { qwen3WeightSpecs } from './qwen3Weights.js';
 
 export const EMBEDDING = 'model.embed_tokens.weight';
@@ -55,6 +56,8 @@ export interface ForwardState {
   ctx: LayerContext;
   ids: Tensor;
   recompute: boolean;
+  /** Where the kept activations live (views of its blocks). */
+  arena: ActivationArena;
 }
 
 export class Qwen3Model {
@@ -153,9 +156,9 @@ export class Qwen3Model {
     return this.params.get(this.config.tie_word_embeddings ? EMBEDDING : LM_HEAD);
   }
 
-  /** Token embeddings (B·T, hidden) with the image rows replaced. */
-  embed(ids: Tensor, image?: { embeds: Tensor; rows: Int32Array }): Tensor {
-    const x = embedding(this.params.get(EMBEDDING), ids);
+  /** Token embeddings (B·T, hidden) with the image rows replaced; `out` is written into when given. */
+  embed(ids: Tensor, image?: { embeds: Tensor; rows: Int32Array }, out?: Tensor): Tensor {
+    const x = embedding(this.params.get(EMBEDDING), ids, { out });
     if (image && image.rows.length > 0) {
       using rows = Tensor.from(image.rows, [image.rows.length], { device: this.device });
       putRows(x, image.embeds, rows);
@@ -177,16 +180,32 @@ export class Qwen3Model {
       seqLens: Tensor.from(seqLens, [b], { device: this.device }),
     };
     const recompute = options.recompute ?? false;
-    const inputs: Tensor[] = [this.embed(ids, batch.image)];
+    const arena = this.#activationArena(b * t, recompute);
+    const take = arena.allocate;
+    const width = this.config.hidden_size;
+    const inputs: Tensor[] = [this.embed(ids, batch.image, take([b * t, width], this.dtype))];
     const activations: (LayerActivations | undefined)[] = [];
     for (const layer of this.#layers) {
-      const { y, saved } = layerForward(layer, inputs.at(-1)!, ctx);
-      if (recompute) releaseActivations(saved);
-      activations.push(recompute ? undefined : saved);
-      inputs.push(y);
+      if (recompute) {
+        // Only the layer's output is kept; its activations live in a scratch arena for the layer's duration.
+        const scratch = this.#layerArena(b * t);
+        const { y, saved } = layerForward(layer, inputs.at(-1)!, ctx, scratch.allocate, take);
+        releaseActivations(saved);
+        scratch.dispose();
+        activations.push(undefined);
+        inputs.push(y);
+      } else {
+        const { y, saved } = layerForward(layer, inputs.at(-1)!, ctx, take);
+        activations.push(saved);
+        inputs.push(y);
+      }
     }
-    const { out: hidden, rstd: finalRstd } = rmsNorm(inputs.at(-1)!, this.params.get(FINAL_NORM), { eps: this.config.rms_norm_eps });
-    return { batch, hidden, inputs, activations, finalRstd, ctx, ids, recompute };
+    const { out: hidden, rstd: finalRstd } = rmsNorm(inputs.at(-1)!, this.params.get(FINAL_NORM), {
+      eps: this.config.rms_norm_eps,
+      out: take([b * t, width], this.dtype),
+      rstd: take([b * t], 'f32'),
+    });
+    return { batch, hidden, inputs, activations, finalRstd, ctx, ids, recompute, arena };
   }
 
   /**
@@ -215,8 +234,16 @@ export class Qwen3Model {
     try {
       let dy = rmsNormBackward(state.inputs.at(-1)!, this.params.get(FINAL_NORM), state.finalRstd, dHidden, { dWeight: grads?.get(FINAL_NORM) });
       for (let i = this.#layers.length - 1; i >= 0; i--) {
-        const saved = state.activations[i] ?? layerForward(this.#layers[i], state.inputs[i], state.ctx).saved;
+        let saved = state.activations[i];
+        let scratch: ActivationArena | undefined;
+        if (!saved) {
+          scratch = this.#layerArena(state.batch.batch * state.batch.tokens);
+          const recomputed = layerForward(this.#layers[i], state.inputs[i], state.ctx, scratch.allocate);
+          recomputed.y.dispose();
+          saved = recomputed.saved;
+        }
         const dx = layerBackward(this.#layers[i], saved, dy, state.ctx, grads ? this.#layerViews(grads, i) : undefined);
+        scratch?.dispose();
         dy.dispose();
         dy = dx;
       }
@@ -267,6 +294,26 @@ export class Qwen3Model {
     }
   }
 
+  /**
+   * The arena of a training forward over `tokens` = B·T rows: the embeddings, every layer's
+   * activations (or, with `recompute`, only its output) and the final norm, sized to fit in one
+   * block of the model's dtype and one of f32.
+   */
+  #activationArena(tokens: number, recompute: boolean): ActivationArena {
+    const { hidden_size: width, num_hidden_layers: layers } = this.config;
+    const perLayer = layerActivationElements(this.config, tokens);
+    // Embeddings and final-norm output, plus per layer its output (recompute) or everything (its output included).
+    const values = tokens * width * 2 + layers * (recompute ? tokens * width : perLayer.values);
+    const stats = tokens + (recompute ? 0 : layers * perLayer.stats);
+    return new ActivationArena(this.device, valuesAndStats(this.dtype, values, stats));
+  }
+
+  /** Scratch for one layer's activations (recomputation). */
+  #layerArena(tokens: number): ActivationArena {
+    const { values, stats } = layerActivationElements(this.config, tokens);
+    return new ActivationArena(this.device, valuesAndStats(this.dtype, values, stats));
+  }
+
   /** Layer i's weights, by role. */
   layer(i: number): LayerWeights {
     return this.#layers[i];
@@ -287,4 +334,5 @@ export class Qwen3Model {
 export function releaseForward(state: ForwardState): void {
   for (const saved of state.activations) if (saved) releaseActivations(saved);
   for (const t of [state.hidden, state.finalRstd, state.ids, state.ctx.positions, state.ctx.seqLens, ...state.inputs]) t.dispose();
+  state.arena.dispose();
 }
