@@ -19,7 +19,7 @@ import type { WeightDtype } from './checkpoint.js';
 import { ParameterSet } from './parameterSet.js';
 import type { Qwen3Config } from './qwen3Config.js';
 import { ActivationArena, valuesAndStats } from './activationArena.js';
-import { type LayerActivations, type LayerContext, type LayerWeights, layerActivationElements, layerBackward, layerForward, layerWeightNames, releaseActivations } from './qwen3Layer.js';
+import { type LayerActivations, type LayerContext, type LayerWeights, layerActivationElements, layerBackward, layerBackwardElements, layerForward, layerWeightNames, releaseActivations } from './qwen3Layer.js';
 import { qwen3WeightSpecs } from './qwen3Weights.js';
 
 export const EMBEDDING = 'model.embed_tokens.weight';
@@ -230,24 +230,34 @@ export class Qwen3Model {
    */
   backward(state: ForwardState, dHidden: Tensor, options: { weightGradients: boolean }): { dImage?: Tensor } {
     const grads = options.weightGradients ? this.gradients() : undefined;
-    const owned: Tensor[] = [];
+    const tokens = state.batch.batch * state.batch.tokens;
+    const layers = this.#layers.length;
+    // The gradient flowing down the residual stream alternates between two buffers; each layer's
+    // temporaries (and, with recompute, its rerun forward) live in arenas reset after the layer.
+    const carry = new ActivationArena(this.device, { [this.dtype]: 2 * tokens * this.config.hidden_size });
+    const streams = [0, 1].map(() => carry.take([tokens, this.config.hidden_size], this.dtype));
+    const backward = layerBackwardElements(this.config, tokens);
+    const scratch = new ActivationArena(this.device, valuesAndStats(this.dtype, backward.values, backward.stats));
+    const rerun = state.recompute ? this.#layerArena(tokens) : undefined;
     try {
-      let dy = rmsNormBackward(state.inputs.at(-1)!, this.params.get(FINAL_NORM), state.finalRstd, dHidden, { dWeight: grads?.get(FINAL_NORM) });
-      for (let i = this.#layers.length - 1; i >= 0; i--) {
+      let dy = rmsNormBackward(state.inputs.at(-1)!, this.params.get(FINAL_NORM), state.finalRstd, dHidden, {
+        dWeight: grads?.get(FINAL_NORM),
+        dx: streams[layers % 2],
+      });
+      for (let i = layers - 1; i >= 0; i--) {
         let saved = state.activations[i];
-        let scratch: ActivationArena | undefined;
         if (!saved) {
-          scratch = this.#layerArena(state.batch.batch * state.batch.tokens);
-          const recomputed = layerForward(this.#layers[i], state.inputs[i], state.ctx, scratch.allocate);
+          const recomputed = layerForward(this.#layers[i], state.inputs[i], state.ctx, rerun!.allocate);
           recomputed.y.dispose();
           saved = recomputed.saved;
         }
-        const dx = layerBackward(this.#layers[i], saved, dy, state.ctx, grads ? this.#layerViews(grads, i) : undefined);
-        scratch?.dispose();
-        dy.dispose();
-        dy = dx;
+        dy = layerBackward(this.#layers[i], saved, dy, state.ctx, grads ? this.#layerViews(grads, i) : undefined, {
+          allocate: scratch.allocate,
+          dx: streams[i % 2],
+        });
+        scratch.reset();
+        rerun?.reset();
       }
-      owned.push(dy);
       let dImage: Tensor | undefined;
       const image = state.batch.image;
       if (image && image.rows.length > 0) {
@@ -264,7 +274,8 @@ export class Qwen3Model {
       }
       return { dImage };
     } finally {
-      for (const t of owned) t.dispose();
+      for (const t of streams) t.dispose();
+      for (const arena of [carry, scratch, rerun]) arena?.dispose();
       releaseForward(state);
     }
   }
