@@ -5,10 +5,13 @@
 import { runOp } from './ops.js';
 import { Tensor } from './tensor.js';
 
-/** x (rows, D) normalized by its root mean square, times weight (D); rstd (rows) f32 is kept for the backward. */
-export function rmsNorm(x: Tensor, weight: Tensor, options: { eps?: number; out?: Tensor } = {}): { out: Tensor; rstd: Tensor } {
+/**
+ * x (rows, D) normalized by its root mean square, times weight (D); rstd (rows) f32 is kept for
+ * the backward. `out` and `rstd` are written into when given.
+ */
+export function rmsNorm(x: Tensor, weight: Tensor, options: { eps?: number; out?: Tensor; rstd?: Tensor } = {}): { out: Tensor; rstd: Tensor } {
   const out = options.out ?? Tensor.empty(x.shape, { dtype: x.dtype, device: x.device });
-  const rstd = Tensor.empty([x.shape.slice(0, -1).reduce((a, b) => a * b, 1)], { device: x.device });
+  const rstd = options.rstd ?? Tensor.empty([x.shape.slice(0, -1).reduce((a, b) => a * b, 1)], { device: x.device });
   runOp('rms_norm', { out, rstd, x, weight, eps: options.eps });
   return { out, rstd };
 }

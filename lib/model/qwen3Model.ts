@@ -13,12 +13,13 @@ import { IGNORE_LABEL } from '../text/chat.js';
 import { embedding, embeddingBackward, putRows, rmsNorm, rmsNormBackward } from '../qwen3Ops.js';
 import { runOp } from '../ops.js';
 import { Tensor } from '../tensor.js';
-import { loadQwen3Checkpoint } from './checkpoint.js';
+import { openQwen3Checkpoint } from './checkpoint.js';
 import { saveQwen3Checkpoint } from './checkpointSave.js';
 import type { WeightDtype } from './checkpoint.js';
 import { ParameterSet } from './parameterSet.js';
 import type { Qwen3Config } from './qwen3Config.js';
-import { type LayerActivations, type LayerContext, type LayerWeights, layerBackward, layerForward, layerWeightNames, releaseActivations } from './qwen3Layer.js';
+import { ActivationArena, valuesAndStats } from './activationArena.js';
+import { type LayerActivations, type LayerContext, type LayerWeights, layerActivationElements, layerBackward, layerBackwardElements, layerForward, layerWeightNames, releaseActivations } from './qwen3Layer.js';
 import { qwen3WeightSpecs } from './qwen3Weights.js';
 
 export const EMBEDDING = 'model.embed_tokens.weight';
@@ -55,6 +56,8 @@ export interface ForwardState {
   ctx: LayerContext;
   ids: Tensor;
   recompute: boolean;
+  /** Where the kept activations live (views of its blocks). */
+  arena: ActivationArena;
 }
 
 export class Qwen3Model {
@@ -73,36 +76,69 @@ export class Qwen3Model {
     this.#layers = Array.from({ length: config.num_hidden_layers }, (_, i) => this.#layerViews(params, i));
   }
 
-  /** From a Hugging Face model folder; weights converted to `dtype` (default f32 on the CPU, bf16 on CUDA). */
+  /**
+   * From a Hugging Face model folder; weights converted to `dtype` (default f32 on the CPU, bf16
+   * on CUDA). The folder is checked whole first (names, shapes, dtypes), then read one tensor at
+   * a time straight into the parameter buffer, so host memory holds the model once plus one
+   * stored tensor (a 4B checkpoint never needs twice its size).
+   */
   static async load(dir: string, options: { device?: Device; dtype?: DType } = {}): Promise<Qwen3Model> {
-    const checkpoint = await loadQwen3Checkpoint(dir);
-    return Qwen3Model.fromWeights(checkpoint.config, checkpoint.weights, { ...options, source: dir });
+    const reader = await openQwen3Checkpoint(dir);
+    try {
+      const params = Qwen3Model.#allocate(reader.config, options);
+      try {
+        for await (const [name, stored] of reader.tensors()) params.load(name, stored, dir);
+      } catch (error) {
+        params.dispose();
+        throw error;
+      }
+      return new Qwen3Model(reader.config, params);
+    } finally {
+      await reader.close();
+    }
+  }
+
+  static #allocate(config: Qwen3Config, options: { device?: Device; dtype?: DType }): ParameterSet {
+    const device = options.device ?? 'cpu';
+    const dtype = options.dtype ?? (device === 'cpu' ? 'f32' : 'bf16');
+    return ParameterSet.allocate(qwen3WeightSpecs(config), { dtype, device });
   }
 
   /** From a config and host weights by Hugging Face name (checked by name and shape). */
   static fromWeights(config: Qwen3Config, weights: ReadonlyMap<string, StoredTensor>, options: { device?: Device; dtype?: DType; source?: string } = {}): Qwen3Model {
-    const device = options.device ?? 'cpu';
-    const dtype = options.dtype ?? (device === 'cpu' ? 'f32' : 'bf16');
     const specs = qwen3WeightSpecs(config);
-    const params = ParameterSet.allocate(specs, { dtype, device });
+    const params = Qwen3Model.#allocate(config, options);
     const source = options.source ?? 'weights';
-    for (const { name, shape } of specs) {
-      const stored = weights.get(name);
-      if (!stored) throw new RangeError(`${source}: weight ${name} is missing`);
-      if (stored.shape.length !== shape.length || stored.shape.some((d, i) => d !== shape[i])) {
-        throw new RangeError(`${source}: weight ${name} has shape [${stored.shape}], expected [${shape}]`);
+    try {
+      for (const { name, shape } of specs) {
+        const stored = weights.get(name);
+        if (!stored) throw new RangeError(`${source}: weight ${name} is missing`);
+        if (stored.shape.length !== shape.length || stored.shape.some((d, i) => d !== shape[i])) {
+          throw new RangeError(`${source}: weight ${name} has shape [${stored.shape}], expected [${shape}]`);
+        }
+        params.load(name, stored, source);
       }
-      params.load(name, stored, source);
+    } catch (error) {
+      params.dispose();
+      throw error;
     }
     return new Qwen3Model(config, params);
   }
 
-  /** Writes a Hugging Face model folder (loadable by transformers); tokenizer files copied from `copyFrom`. */
+  /**
+   * Writes a Hugging Face model folder (loadable by transformers) in `dtype` (default: the
+   * parameters' own dtype, so nothing is rounded); tokenizer files copied from `copyFrom`.
+   */
   async save(dir: string, options: { copyFrom?: string; dtype?: WeightDtype; overwrite?: boolean } = {}): Promise<void> {
     const weights = new Map(
       [...this.params.tensors].map(([name, t]) => [name, { dtype: 'F32' as const, shape: [...t.shape], data: () => t.toFloat32() }]),
     );
-    await saveQwen3Checkpoint(dir, { config: this.config, weights, dtype: options.dtype ?? 'f32', copyFrom: options.copyFrom, overwrite: options.overwrite });
+    await saveQwen3Checkpoint(dir, { config: this.config, weights, dtype: options.dtype ?? (this.dtype === 'bf16' || this.dtype === 'f16' ? this.dtype : 'f32'), copyFrom: options.copyFrom, overwrite: options.overwrite });
+  }
+
+  /** The parameters by Hugging Face name (views of one buffer, in the model's dtype). */
+  parameters(): ParameterSet {
+    return this.params;
   }
 
   /** f32 gradients by parameter name (zeros, allocated on first use). */
@@ -120,9 +156,9 @@ export class Qwen3Model {
     return this.params.get(this.config.tie_word_embeddings ? EMBEDDING : LM_HEAD);
   }
 
-  /** Token embeddings (B·T, hidden) with the image rows replaced. */
-  embed(ids: Tensor, image?: { embeds: Tensor; rows: Int32Array }): Tensor {
-    const x = embedding(this.params.get(EMBEDDING), ids);
+  /** Token embeddings (B·T, hidden) with the image rows replaced; `out` is written into when given. */
+  embed(ids: Tensor, image?: { embeds: Tensor; rows: Int32Array }, out?: Tensor): Tensor {
+    const x = embedding(this.params.get(EMBEDDING), ids, { out });
     if (image && image.rows.length > 0) {
       using rows = Tensor.from(image.rows, [image.rows.length], { device: this.device });
       putRows(x, image.embeds, rows);
@@ -144,16 +180,32 @@ export class Qwen3Model {
       seqLens: Tensor.from(seqLens, [b], { device: this.device }),
     };
     const recompute = options.recompute ?? false;
-    const inputs: Tensor[] = [this.embed(ids, batch.image)];
+    const arena = this.#activationArena(b * t, recompute);
+    const take = arena.allocate;
+    const width = this.config.hidden_size;
+    const inputs: Tensor[] = [this.embed(ids, batch.image, take([b * t, width], this.dtype))];
     const activations: (LayerActivations | undefined)[] = [];
     for (const layer of this.#layers) {
-      const { y, saved } = layerForward(layer, inputs.at(-1)!, ctx);
-      if (recompute) releaseActivations(saved);
-      activations.push(recompute ? undefined : saved);
-      inputs.push(y);
+      if (recompute) {
+        // Only the layer's output is kept; its activations live in a scratch arena for the layer's duration.
+        const scratch = this.#layerArena(b * t);
+        const { y, saved } = layerForward(layer, inputs.at(-1)!, ctx, scratch.allocate, take);
+        releaseActivations(saved);
+        scratch.dispose();
+        activations.push(undefined);
+        inputs.push(y);
+      } else {
+        const { y, saved } = layerForward(layer, inputs.at(-1)!, ctx, take);
+        activations.push(saved);
+        inputs.push(y);
+      }
     }
-    const { out: hidden, rstd: finalRstd } = rmsNorm(inputs.at(-1)!, this.params.get(FINAL_NORM), { eps: this.config.rms_norm_eps });
-    return { batch, hidden, inputs, activations, finalRstd, ctx, ids, recompute };
+    const { out: hidden, rstd: finalRstd } = rmsNorm(inputs.at(-1)!, this.params.get(FINAL_NORM), {
+      eps: this.config.rms_norm_eps,
+      out: take([b * t, width], this.dtype),
+      rstd: take([b * t], 'f32'),
+    });
+    return { batch, hidden, inputs, activations, finalRstd, ctx, ids, recompute, arena };
   }
 
   /**
@@ -178,16 +230,34 @@ export class Qwen3Model {
    */
   backward(state: ForwardState, dHidden: Tensor, options: { weightGradients: boolean }): { dImage?: Tensor } {
     const grads = options.weightGradients ? this.gradients() : undefined;
-    const owned: Tensor[] = [];
+    const tokens = state.batch.batch * state.batch.tokens;
+    const layers = this.#layers.length;
+    // The gradient flowing down the residual stream alternates between two buffers; each layer's
+    // temporaries (and, with recompute, its rerun forward) live in arenas reset after the layer.
+    const carry = new ActivationArena(this.device, { [this.dtype]: 2 * tokens * this.config.hidden_size });
+    const streams = [0, 1].map(() => carry.take([tokens, this.config.hidden_size], this.dtype));
+    const backward = layerBackwardElements(this.config, tokens);
+    const scratch = new ActivationArena(this.device, valuesAndStats(this.dtype, backward.values, backward.stats));
+    const rerun = state.recompute ? this.#layerArena(tokens) : undefined;
     try {
-      let dy = rmsNormBackward(state.inputs.at(-1)!, this.params.get(FINAL_NORM), state.finalRstd, dHidden, { dWeight: grads?.get(FINAL_NORM) });
-      for (let i = this.#layers.length - 1; i >= 0; i--) {
-        const saved = state.activations[i] ?? layerForward(this.#layers[i], state.inputs[i], state.ctx).saved;
-        const dx = layerBackward(this.#layers[i], saved, dy, state.ctx, grads ? this.#layerViews(grads, i) : undefined);
-        dy.dispose();
-        dy = dx;
+      let dy = rmsNormBackward(state.inputs.at(-1)!, this.params.get(FINAL_NORM), state.finalRstd, dHidden, {
+        dWeight: grads?.get(FINAL_NORM),
+        dx: streams[layers % 2],
+      });
+      for (let i = layers - 1; i >= 0; i--) {
+        let saved = state.activations[i];
+        if (!saved) {
+          const recomputed = layerForward(this.#layers[i], state.inputs[i], state.ctx, rerun!.allocate);
+          recomputed.y.dispose();
+          saved = recomputed.saved;
+        }
+        dy = layerBackward(this.#layers[i], saved, dy, state.ctx, grads ? this.#layerViews(grads, i) : undefined, {
+          allocate: scratch.allocate,
+          dx: streams[i % 2],
+        });
+        scratch.reset();
+        rerun?.reset();
       }
-      owned.push(dy);
       let dImage: Tensor | undefined;
       const image = state.batch.image;
       if (image && image.rows.length > 0) {
@@ -204,9 +274,55 @@ export class Qwen3Model {
       }
       return { dImage };
     } finally {
-      for (const t of owned) t.dispose();
+      for (const t of streams) t.dispose();
+      for (const arena of [carry, scratch, rerun]) arena?.dispose();
       releaseForward(state);
     }
+  }
+
+  /**
+   * Forward, loss and backward of one micro-batch: the summed loss and its labelled-token count,
+   * and the image rows' gradient when the batch has image rows. With `weightGradients` (stage 2)
+   * every weight gradient, the LM head's included, is added to {@link gradients}; without
+   * (stage 1) none is touched. `gradScale` (default 1) scales every gradient, e.g. 1 / the
+   * labelled tokens of the whole optimizer step.
+   */
+  trainStep(
+    batch: Qwen3Batch,
+    labels: Int32Array,
+    options: { weightGradients: boolean; recompute?: boolean; gradScale?: number },
+  ): { loss: number; count: number; dImage?: Tensor } {
+    const state = this.forward(batch, { recompute: options.recompute });
+    let dHidden: Tensor | undefined;
+    try {
+      const result = this.loss(state, labels, { gradScale: options.gradScale, headGrad: options.weightGradients });
+      dHidden = result.dHidden;
+      const { dImage } = this.backward(state, dHidden, { weightGradients: options.weightGradients });
+      return { loss: result.loss, count: result.count, dImage };
+    } finally {
+      dHidden?.dispose();
+      releaseForward(state);
+    }
+  }
+
+  /**
+   * The arena of a training forward over `tokens` = B·T rows: the embeddings, every layer's
+   * activations (or, with `recompute`, only its output) and the final norm, sized to fit in one
+   * block of the model's dtype and one of f32.
+   */
+  #activationArena(tokens: number, recompute: boolean): ActivationArena {
+    const { hidden_size: width, num_hidden_layers: layers } = this.config;
+    const perLayer = layerActivationElements(this.config, tokens);
+    // Embeddings and final-norm output, plus per layer its output (recompute) or everything (its output included).
+    const values = tokens * width * 2 + layers * (recompute ? tokens * width : perLayer.values);
+    const stats = tokens + (recompute ? 0 : layers * perLayer.stats);
+    return new ActivationArena(this.device, valuesAndStats(this.dtype, values, stats));
+  }
+
+  /** Scratch for one layer's activations (recomputation). */
+  #layerArena(tokens: number): ActivationArena {
+    const { values, stats } = layerActivationElements(this.config, tokens);
+    return new ActivationArena(this.device, valuesAndStats(this.dtype, values, stats));
   }
 
   /** Layer i's weights, by role. */
@@ -229,4 +345,5 @@ export class Qwen3Model {
 export function releaseForward(state: ForwardState): void {
   for (const saved of state.activations) if (saved) releaseActivations(saved);
   for (const t of [state.hidden, state.finalRstd, state.ids, state.ctx.positions, state.ctx.seqLens, ...state.inputs]) t.dispose();
+  state.arena.dispose();
 }

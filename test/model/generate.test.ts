@@ -65,4 +65,23 @@ describe('sampleToken', () => {
     expect(nucleus).toEqual(new Set([1])); // p(1) ≈ 0.43 ≥ 0.4: the nucleus is token 1 alone
     expect(() => sampleToken(logits, { temperature: -1 }, random)).toThrow(/temperature/);
   });
+
+  it('cuts top-k and top-p exactly where a full sort of the vocabulary does', () => {
+    const random = mulberry32(7);
+    // Peaked like a language model's logits, with ties, over 20 000 tokens.
+    const logits = Float32Array.from({ length: 20_000 }, (_, i) => (i % 97 === 0 ? 12 : 0) + Math.round(random() * 40) / 4);
+    const order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a] || a - b);
+    const last = () => 1 - 1e-12; // u → 1 picks the weakest token kept
+    for (const temperature of [0.5, 1.3]) {
+      for (const topK of [1, 7, 500]) expect(sampleToken(logits, { temperature, topK }, last), `k ${topK}`).toBe(order[topK - 1]);
+      const weights = order.map((i) => Math.exp((logits[i] - logits[order[0]]) / temperature));
+      const total = weights.reduce((a, b) => a + b, 0);
+      for (const topP of [0.05, 0.5, 0.9, 0.999]) {
+        let kept = 0;
+        for (let mass = 0; mass < topP; ) mass += weights[kept++] / total;
+        expect(sampleToken(logits, { temperature, topP }, last), `p ${topP}`).toBe(order[kept - 1]);
+        expect(sampleToken(logits, { temperature, topP }, () => 0)).toBe(order[0]);
+      }
+    }
+  });
 });

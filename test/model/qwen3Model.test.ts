@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { toFloat32 } from '../../lib/io/storedTensor.js';
-import { Qwen3Model, randomQwen3Weights, tinyQwen3Config } from '../../lib/model/index.js';
+import { ActivationArena } from '../../lib/model/activationArena.js';
+import { Qwen3Model, randomQwen3Weights, releaseForward, tinyQwen3Config } from '../../lib/model/index.js';
+import { layerActivationElements, layerBackward, layerBackwardElements, layerForward, releaseActivations } from '../../lib/model/qwen3Layer.js';
 import { adamw } from '../../lib/qwen3Ops.js';
 import { Tensor } from '../../lib/tensor.js';
 import { backends } from '../ops/harness.js';
@@ -95,6 +97,45 @@ describe.each(backends().filter((b) => b.available))('Qwen3Model on $device', ({
     expect(recomputed.dImage).toEqual(stage2.dImage);
     expect(model.gradients().buffer.toFloat32()).toEqual(before);
     model.dispose();
+  });
+
+  it('keeps the activations of a forward in one block per dtype, sized exactly', () => {
+    const model = Qwen3Model.fromWeights(config, weights, { device, dtype: 'f32' });
+    const p = problem(seed + 3);
+    for (const recompute of [false, true]) {
+      const state = model.forward({ ids: p.ids, batch: BATCH, tokens: TOKENS, seqLens: SEQ_LENS }, { recompute });
+      expect(state.arena.allocations, `recompute ${recompute}`).toBe(1); // an f32 model: values and statistics share one f32 block
+      releaseForward(state);
+    }
+    model.dispose();
+    // One layer's count is exact (bf16 values, f32 statistics): one element less of each spills into a second block of each.
+    const bf16 = Qwen3Model.fromWeights(config, weights, { device, dtype: 'bf16' });
+    const { values, stats } = layerActivationElements(config, BATCH * TOKENS);
+    using positions = Tensor.from(Int32Array.from({ length: BATCH * TOKENS }, (_, i) => i % TOKENS), [BATCH, TOKENS], { device });
+    using seqLens = Tensor.from(SEQ_LENS, [BATCH], { device });
+    using x = Tensor.from(Float32Array.from({ length: BATCH * TOKENS * 16 }, (_, i) => Math.sin(i)), [BATCH * TOKENS, 16], { dtype: 'bf16', device });
+    const backward = layerBackwardElements(config, BATCH * TOKENS);
+    const ctx = { config, batch: BATCH, tokens: TOKENS, positions, seqLens };
+    // [slack, forward blocks, backward blocks]: the backward's only f32 request (the attention row sums) makes its own block fit.
+    for (const [slack, blocks, backwardBlocks] of [[0, 2, 2], [-1, 4, 3]]) {
+      const arena = new ActivationArena(device, { bf16: values + slack, f32: stats + slack });
+      const { y, saved } = layerForward(bf16.layer(0), x, ctx, arena.allocate);
+      expect(arena.allocations, `forward, hint ${slack} from exact`).toBe(blocks);
+      const scratch = new ActivationArena(device, { bf16: backward.values + slack, f32: backward.stats + slack });
+      layerBackward(bf16.layer(0), saved, y, ctx, undefined, { allocate: scratch.allocate }).dispose();
+      expect(scratch.allocations, `backward, hint ${slack} from exact`).toBe(backwardBlocks);
+      scratch.reset(); // every temporary was disposed
+      y.dispose();
+      arena.dispose();
+      scratch.dispose();
+    }
+    const arena = new ActivationArena(device, { f32: 8 });
+    const view = arena.take([2, 2], 'f32');
+    expect(() => arena.reset()).toThrow(/still in use/);
+    view.dispose();
+    arena.reset();
+    arena.dispose();
+    bf16.dispose();
   });
 
   it('lowers the loss over a few AdamW steps', () => {
