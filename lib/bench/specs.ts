@@ -80,4 +80,42 @@ export const BENCH_SPECS: BenchSpec[] = [
       return [{ op: 'softmax', label: `vocab rows=${rows}`, args: { out, x }, tensors, bytes: 2 * rows * vocab * DTYPE_BYTES[dtype] }];
     },
   },
+  {
+    op: 'rms_norm',
+    cases: (tokens, device, dtype) => {
+      const tensors = [random([tokens, hidden], device, dtype), random([tokens], device, 'f32'), random([tokens, hidden], device, dtype), random([hidden], device, dtype)];
+      const [out, rstd, x, weight] = tensors;
+      return [{ op: 'rms_norm', label: `hidden T=${tokens}`, args: { out, rstd, x, weight }, tensors, bytes: 2 * tokens * hidden * DTYPE_BYTES[dtype] }];
+    },
+  },
+  {
+    op: 'rope',
+    cases: (tokens, device, dtype) => {
+      const positions = Tensor.from(Int32Array.from({ length: tokens }, (_, i) => i), [1, tokens]);
+      const tensors = [random([1, tokens, queryHeads, headDim], device, dtype), device === 'cpu' ? positions : positions.to(device)];
+      if (device !== 'cpu') positions.dispose();
+      const [x, pos] = tensors;
+      return [{ op: 'rope', label: `q T=${tokens}`, args: { out: x, x, positions: pos, theta: 1_000_000 }, tensors, bytes: 2 * tokens * queryHeads * headDim * DTYPE_BYTES[dtype] }];
+    },
+  },
+  {
+    op: 'swiglu',
+    cases: (tokens, device, dtype) => {
+      const tensors = [0, 1, 2].map(() => random([tokens, intermediate], device, dtype));
+      const [out, gate, up] = tensors;
+      return [{ op: 'swiglu', label: `mlp T=${tokens}`, args: { out, gate, up }, tensors, bytes: 3 * tokens * intermediate * DTYPE_BYTES[dtype] }];
+    },
+  },
+  {
+    op: 'adamw',
+    cases: (tokens, device, dtype) => {
+      // One layer's MLP weights (the op is per parameter tensor; T does not enter).
+      const shape = [intermediate, hidden];
+      const zeros = () => Tensor.zeros(shape, { device });
+      const tensors = [random(shape, device, dtype), random(shape, device, 'f32'), zeros(), zeros(), random(shape, device, 'f32')];
+      const [param, master, m, v, grad] = tensors;
+      const elementBytes = DTYPE_BYTES[dtype] + 4 * 4 + 3 * 4; // param written; master, m, v read and written; grad read
+      return [{ op: 'adamw', label: `mlp weight ${shape.join('×')}`, args: { param, master: dtype === 'f32' ? undefined : master, m, v, grad, lr: 1e-5, step: 10 }, tensors, bytes: intermediate * hidden * elementBytes }];
+    },
+  },
 ];

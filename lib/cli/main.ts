@@ -4,9 +4,13 @@ import { Command } from 'commander';
 
 import { version } from '../info.js';
 import { registerBenchCommand } from './benchCommand.js';
+import { registerAskCommand } from './askCommand.js';
 import { registerDataCommand } from './dataCommand.js';
+import { registerDemoCommand } from './demoCommand.js';
+import { registerEvalCommand } from './evalCommand.js';
 import { registerInfoCommand } from './infoCommand.js';
 import { registerSynthCommand } from './synthCommand.js';
+import { registerTrainCommand } from './trainCommand.js';
 
 const program = new Command('wsi-vqa')
   .description('Whole-slide-image visual question answering: train, evaluate and serve on the CPU or CUDA')
@@ -16,5 +20,9 @@ registerInfoCommand(program);
 registerBenchCommand(program);
 registerDataCommand(program);
 registerSynthCommand(program);
+registerDemoCommand(program);
+registerTrainCommand(program);
+registerEvalCommand(program);
+registerAskCommand(program);
 
 await program.parseAsync(process.argv);

@@ -9,17 +9,19 @@
  * - `labels.csv` (stage 0: the tissue label), `captions.csv` (stage 1), `conversations.json`
  *   (stage 2, SlideChat format, multiple-choice turns answered with the letter), all on the
  *   training slides;
- * - `benchmark.json` on held-out slides: multiple choice with broad and narrow categories. The
- *   correct letter is drawn from a skewed distribution, so always answering the most frequent
- *   letter (or a model that ignores the slide) scores well above chance but far below a model
- *   that reads the slide.
+ * - `benchmark.json` on held-out slides: multiple choice with broad and narrow categories.
+ *
+ * As in real cohorts, classes are not equally common: each attribute's values are drawn with
+ * skewed frequencies, and the choices are always listed in the same order, so the answer letters
+ * are skewed too. Always answering the most frequent letter (or a model that ignores the slide
+ * and learns the frequencies) scores well above chance but far below a model that reads the slide.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeSafetensors } from '../io/safetensors.js';
 import { choiceLetter, multipleChoicePrompt } from '../data/prompt.js';
 import { FEATURE_WIDTH } from '../io/features.js';
-import { mulberry32, normalSamples, seededRandom, shuffleInPlace } from '../random.js';
+import { normalSamples, seededRandom } from '../random.js';
 
 /** The attributes a synthetic slide has, and the question asked about each. */
 export const SYNTH_ATTRIBUTES = [
@@ -39,8 +41,8 @@ export const SYNTH_ATTRIBUTES = [
   },
 ] as const;
 
-/** How likely the correct choice is to sit at A, B, C, D: skewed, so the majority letter is a real baseline. */
-export const SYNTH_ANSWER_LETTER_WEIGHTS = [0.4, 0.3, 0.2, 0.1] as const;
+/** How common each attribute's values are, in the order listed (and lettered A, B, C, D). */
+export const SYNTH_CLASS_WEIGHTS = [0.4, 0.3, 0.2, 0.1] as const;
 
 /** Options of {@link makeSyntheticDataset}. */
 export interface SynthOptions {
@@ -98,7 +100,7 @@ export async function makeSyntheticDataset(dir: string, options: SynthOptions = 
   for (const [index, slide] of slides.entries()) {
     const random = seededRandom(seed, 2_000_000 + index);
     const count = patches[0] + Math.floor(random() * (patches[1] - patches[0] + 1));
-    const features = slideFeatures(count, slide.attributes.map((v, a) => directions[a][v]), signal, showing, random);
+    const features = slideFeatures(count, slide.attributes.map((v, a) => directions[a][v]), Number(process.env.SYN_S ?? signal), showing, random);
     const coords = Float32Array.from({ length: 2 * count }, (_, i) => (i % 2 === 0 ? (i / 2) % 32 : Math.floor(i / 64)) * 224);
     await writeSafetensors(join(featuresDir, `${slide.id}.safetensors`), {
       features: { dtype: 'F32', shape: [count, FEATURE_WIDTH], data: features },
@@ -107,8 +109,8 @@ export async function makeSyntheticDataset(dir: string, options: SynthOptions = 
   }
   const train = slides.slice(0, trainSlides);
   const test = slides.slice(trainSlides);
-  const letters = seededRandom(seed, 3);
-  const featurePath = (slide: SlideSpec) => `${slide.id}.safetensors`;
+  // Relative to the dataset files' folder, the readers' default: no --features-dir needed.
+  const featurePath = (slide: SlideSpec) => `features/${slide.id}.safetensors`;
 
   const dataset: SynthDataset = {
     dir,
@@ -125,7 +127,7 @@ export async function makeSyntheticDataset(dir: string, options: SynthOptions = 
   await writeFile(dataset.captionsCsv, csv(['slide_id', 'caption', 'features_path'], train.map((s) => [s.id, caption(s), featurePath(s)])));
   const conversations = train.flatMap((slide) =>
     SYNTH_ATTRIBUTES.map((attribute, a) => {
-      const { choices, answer } = multipleChoice(slide, a, letters);
+      const { choices, answer } = multipleChoice(slide, a);
       return {
         id: `${slide.id}-${attribute.name}`,
         image: [featurePath(slide)],
@@ -139,7 +141,7 @@ export async function makeSyntheticDataset(dir: string, options: SynthOptions = 
   await writeFile(dataset.conversationsJson, `${JSON.stringify(conversations, null, 1)}\n`);
   const samples = test.flatMap((slide) =>
     SYNTH_ATTRIBUTES.map((attribute, a) => {
-      const { choices, answer } = multipleChoice(slide, a, letters);
+      const { choices, answer } = multipleChoice(slide, a);
       return {
         slide_id: slide.id,
         question: attribute.question,
@@ -154,18 +156,16 @@ export async function makeSyntheticDataset(dir: string, options: SynthOptions = 
   return dataset;
 }
 
-/** Slides with every combination of attribute values about equally often, in a seeded order. */
+/** Slides whose attribute values are drawn independently with {@link SYNTH_CLASS_WEIGHTS}. */
 function makeSlides(count: number, seed: number): SlideSpec[] {
   const random = seededRandom(seed, 1);
-  const sizes = SYNTH_ATTRIBUTES.map((a) => a.values.length);
-  const combinations = sizes.reduce((n, size) => n * size, 1);
-  const slides: SlideSpec[] = [];
-  for (let i = 0; i < count; i++) {
-    let code = i % combinations;
-    slides.push({ id: '', attributes: sizes.map((size) => { const v = code % size; code = Math.floor(code / size); return v; }) });
-  }
-  shuffleInPlace(slides, random);
-  return slides.map((slide, i) => ({ ...slide, id: `SYN-${String(i).padStart(4, '0')}` }));
+  const draw = () => {
+    let r = random();
+    let v = 0;
+    while (v < SYNTH_CLASS_WEIGHTS.length - 1 && r >= SYNTH_CLASS_WEIGHTS[v]) r -= SYNTH_CLASS_WEIGHTS[v++];
+    return v;
+  };
+  return Array.from({ length: count }, (_, i) => ({ id: `SYN-${String(i).padStart(4, '0')}`, attributes: SYNTH_ATTRIBUTES.map(draw) }));
 }
 
 /** [count, 1024] features: N(0, 1) noise, plus `signal`·direction on a `showing` share of patches per attribute. */
@@ -195,16 +195,9 @@ function caption(slide: SlideSpec): string {
   return `Section of ${valueOf(slide, 0)} tissue with ${valueOf(slide, 1)}.`;
 }
 
-/** The attribute's four values as choices, the correct one at a letter drawn from {@link SYNTH_ANSWER_LETTER_WEIGHTS}. */
-function multipleChoice(slide: SlideSpec, attribute: number, random: () => number): { choices: string[]; answer: string } {
-  const values = SYNTH_ATTRIBUTES[attribute].values;
-  const correct = values[slide.attributes[attribute]];
-  let r = random();
-  let at = 0;
-  while (at < SYNTH_ANSWER_LETTER_WEIGHTS.length - 1 && r >= SYNTH_ANSWER_LETTER_WEIGHTS[at]) r -= SYNTH_ANSWER_LETTER_WEIGHTS[at++];
-  const others = shuffleInPlace(values.filter((v) => v !== correct), mulberry32(Math.floor(random() * 2 ** 32)));
-  others.splice(at, 0, correct);
-  return { choices: others, answer: choiceLetter(at) };
+/** The attribute's values as choices, in their fixed order; the answer is the slide's value's letter. */
+function multipleChoice(slide: SlideSpec, attribute: number): { choices: string[]; answer: string } {
+  return { choices: [...SYNTH_ATTRIBUTES[attribute].values], answer: choiceLetter(slide.attributes[attribute]) };
 }
 
 function csv(header: string[], rows: string[][]): string {

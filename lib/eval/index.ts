@@ -2,3 +2,5 @@
 export { accuracyBreakdown, accuracyWithInterval, majorityLetter, type Accuracy, type AccuracyBreakdown, type GradedAnswer } from './accuracy.js';
 export { answerLetter } from './answerLetter.js';
 export { accuracyChart, evaluateBenchmark, writeBenchmarkResult, type BenchmarkResult, type EvalMode, type EvalVariant, type EvaluateOptions, type Prediction } from './benchmark.js';
+export { corpusBleu, corpusRougeL, rougeL, tokenizeForMetrics, type BleuOptions } from './openMetrics.js';
+export { evaluateOpen, writeOpenResult, type OpenAnswer, type OpenResult } from './open.js';

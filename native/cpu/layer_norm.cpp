@@ -3,7 +3,7 @@
 //   backward: dxhat = dy·weight; dx = rstd·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat)) (=);
 //             dweight += Σ_rows dy·xhat, dbias += Σ_rows dy
 #include <cmath>
-#include <mutex>
+#include <algorithm>
 #include <vector>
 
 #include "convert.h"
@@ -37,48 +37,52 @@ void layer_norm(const LayerNormArgs& args, const ExecContext&) {
   });
 }
 
+// The weight and bias gradients are summed per fixed block of rows and the blocks added in order,
+// so they are the same bits whatever the thread timing (a resumed run must match exactly).
 void layer_norm_backward(const LayerNormBackwardArgs& args, const ExecContext&) {
   const int64_t rows = args.x.rows(), c = args.x.dim(-1);
+  const int64_t block = std::max<int64_t>(1, 16384 / std::max<int64_t>(c, 1)), blocks = (rows + block - 1) / block;
   std::vector<float> weight(static_cast<size_t>(c));
   load_f32(args.weight, 0, c, weight.data());
   const float* mean = args.mean.as<float>();
   const float* rstd = args.rstd.as<float>();
-  std::vector<double> dweight(size_t(c), 0.0), dbias(size_t(c), 0.0);
-  std::mutex merge;
-  parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(c, 1)), [&](int64_t begin, int64_t end) {
+  std::vector<double> dweight(size_t(blocks * c), 0.0), dbias(size_t(blocks * c), 0.0);
+  parallel_for(blocks, 1, [&](int64_t first_block, int64_t last_block) {
     std::vector<float> x(static_cast<size_t>(c)), dy(static_cast<size_t>(c));
-    std::vector<double> dw(size_t(c), 0.0), db(size_t(c), 0.0);
-    for (int64_t r = begin; r < end; ++r) {
-      load_f32(args.x, r * c, c, x.data());
-      load_f32(args.dy, r * c, c, dy.data());
-      double sum_dxhat = 0.0, sum_dxhat_xhat = 0.0;
-      for (int64_t i = 0; i < c; ++i) {
-        const size_t j = size_t(i);
-        const float xhat = (x[j] - mean[r]) * rstd[r];
-        const float dxhat = dy[j] * weight[j];
-        sum_dxhat += dxhat;
-        sum_dxhat_xhat += double(dxhat) * xhat;
-        dw[j] += double(dy[j]) * xhat;
-        db[j] += dy[j];
-        x[j] = xhat;  // x now holds xhat
+    for (int64_t b = first_block; b < last_block; ++b) {
+      double* dw = dweight.data() + b * c;
+      double* db = dbias.data() + b * c;
+      for (int64_t r = b * block; r < std::min(rows, (b + 1) * block); ++r) {
+        load_f32(args.x, r * c, c, x.data());
+        load_f32(args.dy, r * c, c, dy.data());
+        double sum_dxhat = 0.0, sum_dxhat_xhat = 0.0;
+        for (int64_t i = 0; i < c; ++i) {
+          const size_t j = size_t(i);
+          const float xhat = (x[j] - mean[r]) * rstd[r];
+          const float dxhat = dy[j] * weight[j];
+          sum_dxhat += dxhat;
+          sum_dxhat_xhat += double(dxhat) * xhat;
+          dw[j] += double(dy[j]) * xhat;
+          db[j] += dy[j];
+          x[j] = xhat;  // x now holds xhat
+        }
+        const float m1 = float(sum_dxhat / double(c)), m2 = float(sum_dxhat_xhat / double(c));
+        for (int64_t i = 0; i < c; ++i) {
+          const size_t j = size_t(i);
+          dy[j] = rstd[r] * (dy[j] * weight[j] - m1 - x[j] * m2);
+        }
+        store_f32(dy.data(), args.dx, r * c, c);
       }
-      const float m1 = float(sum_dxhat / double(c)), m2 = float(sum_dxhat_xhat / double(c));
-      for (int64_t i = 0; i < c; ++i) {
-        const size_t j = size_t(i);
-        dy[j] = rstd[r] * (dy[j] * weight[j] - m1 - x[j] * m2);
-      }
-      store_f32(dy.data(), args.dx, r * c, c);
-    }
-    std::lock_guard<std::mutex> lock(merge);
-    for (size_t j = 0; j < size_t(c); ++j) {
-      dweight[j] += dw[j];
-      dbias[j] += db[j];
     }
   });
   std::vector<float> acc(static_cast<size_t>(c));
-  for (const auto& [sum, out] : {std::pair{&dweight, &args.dweight}, {&dbias, &args.dbias}}) {
+  for (const auto& [sums, out] : {std::pair{&dweight, &args.dweight}, {&dbias, &args.dbias}}) {
     load_f32(*out, 0, c, acc.data());
-    for (size_t j = 0; j < size_t(c); ++j) acc[j] += float((*sum)[j]);
+    for (int64_t j = 0; j < c; ++j) {
+      double total = 0.0;
+      for (int64_t b = 0; b < blocks; ++b) total += (*sums)[size_t(b * c + j)];
+      acc[size_t(j)] += float(total);
+    }
     store_f32(acc.data(), *out, 0, c);
   }
 }

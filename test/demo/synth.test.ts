@@ -13,10 +13,10 @@ describe('synthetic slide dataset', async () => {
 
   it('writes every file in a real format that the dataset checks accept', async () => {
     for (const file of [data.labelsCsv, data.captionsCsv, data.conversationsJson, data.benchmarkJson]) {
-      const check = await checkDataset(file, { featuresDir: data.featuresDir });
+      const check = await checkDataset(file, { featuresDir: data.dir });
       expect(check.problems, file).toEqual([]);
     }
-    const benchmark = await readDataset(data.benchmarkJson, { featuresDir: data.featuresDir });
+    const benchmark = await readDataset(data.benchmarkJson, { featuresDir: data.dir });
     expect(benchmark).toHaveLength(data.questions);
     expect(new Set(benchmark.map((s) => s.narrowCategory))).toEqual(new Set(SYNTH_ATTRIBUTES.map((a) => a.narrow)));
   });
@@ -29,14 +29,14 @@ describe('synthetic slide dataset', async () => {
   });
 
   it('skews the answer letters, so the majority letter beats chance', async () => {
-    const benchmark = await readDataset(data.benchmarkJson, { featuresDir: data.featuresDir });
+    const benchmark = await readDataset(data.benchmarkJson, { featuresDir: data.dir });
     const counts = new Map<string, number>();
     for (const s of benchmark) counts.set(s.answer!, (counts.get(s.answer!) ?? 0) + 1);
     expect(Math.max(...counts.values()) / benchmark.length).toBeGreaterThan(0.3);
   });
 
   it('carries the slide label in the features: nearest class mean of held-out slides is right', async () => {
-    const labels = await readDataset(data.labelsCsv, { featuresDir: data.featuresDir });
+    const labels = await readDataset(data.labelsCsv, { featuresDir: data.dir });
     const mean = async (path: string) => {
       const { features, patches } = await readSlideFeatures(path);
       const m = new Float64Array(1024);
@@ -46,11 +46,12 @@ describe('synthetic slide dataset', async () => {
     const centroids = new Map<string, Float64Array>();
     for (const s of labels) {
       const m = await mean(s.features[0].path);
-      const c = centroids.get(s.label!) ?? new Float64Array(1024);
+      const tissue = s.label!;
+      const c = centroids.get(tissue) ?? new Float64Array(1024);
       m.forEach((v, i) => (c[i] += v));
-      centroids.set(s.label!, c);
+      centroids.set(tissue, c);
     }
-    const benchmark = (await readDataset(data.benchmarkJson, { featuresDir: data.featuresDir })).filter((s) => s.narrowCategory === 'Tissue Origin');
+    const benchmark = (await readDataset(data.benchmarkJson, { featuresDir: data.dir })).filter((s) => s.narrowCategory === 'Tissue Origin');
     let right = 0;
     for (const s of benchmark) {
       const m = await mean(s.features[0].path);

@@ -25,7 +25,7 @@ describe('trainer', () => {
   let classes: string[] = [];
   beforeAll(async () => {
     const data = await makeSyntheticDataset(tempDir(), { trainSlides: 24, testSlides: 4, patches: [12, 30], seed: 3 });
-    samples = await readDataset(data.labelsCsv, { featuresDir: data.featuresDir });
+    samples = await readDataset(data.labelsCsv, { featuresDir: data.dir });
     classes = [...new Set(samples.map((s) => s.label!))].sort();
   });
 
