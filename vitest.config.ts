@@ -7,5 +7,7 @@ export default defineConfig({
     // in one suite from taking the others down.
     pool: 'forks',
     testTimeout: 60_000,
+    // Suites make real models and datasets first: on a busy 2-core machine that can take a while.
+    hookTimeout: 120_000,
   },
 });

@@ -52,7 +52,7 @@ export interface SynthOptions {
   testSlides?: number;
   /** Patches per slide, drawn uniformly from this range. Default [48, 160]. */
   patches?: [min: number, max: number];
-  /** Length of each attribute's direction on the patches that show it (noise has unit variance per dimension, so √1024 = 32 in norm). Default 12. */
+  /** Length of each attribute's direction on the patches that show it (noise has unit variance per dimension, so √1024 = 32 in norm). Default 16. */
   signal?: number;
   /** Fraction of a slide's patches that show each attribute. Default 0.25. */
   showing?: number;
@@ -85,7 +85,7 @@ interface SlideSpec {
 
 /** Writes the synthetic dataset under `dir` (created if needed); the same seed writes the same bytes. */
 export async function makeSyntheticDataset(dir: string, options: SynthOptions = {}): Promise<SynthDataset> {
-  const { trainSlides = 96, testSlides = 32, patches = [48, 160], signal = 12, showing = 0.25, seed = 0 } = options;
+  const { trainSlides = 96, testSlides = 32, patches = [48, 160], signal = 16, showing = 0.25, seed = 0 } = options;
   for (const [name, value] of Object.entries({ trainSlides, testSlides })) {
     if (!(Number.isSafeInteger(value) && value > 0)) throw new RangeError(`makeSyntheticDataset: ${name} must be a positive integer, got ${value}`);
   }
@@ -100,7 +100,7 @@ export async function makeSyntheticDataset(dir: string, options: SynthOptions = 
   for (const [index, slide] of slides.entries()) {
     const random = seededRandom(seed, 2_000_000 + index);
     const count = patches[0] + Math.floor(random() * (patches[1] - patches[0] + 1));
-    const features = slideFeatures(count, slide.attributes.map((v, a) => directions[a][v]), Number(process.env.SYN_S ?? signal), showing, random);
+    const features = slideFeatures(count, slide.attributes.map((v, a) => directions[a][v]), signal, showing, random);
     const coords = Float32Array.from({ length: 2 * count }, (_, i) => (i % 2 === 0 ? (i / 2) % 32 : Math.floor(i / 64)) * 224);
     await writeSafetensors(join(featuresDir, `${slide.id}.safetensors`), {
       features: { dtype: 'F32', shape: [count, FEATURE_WIDTH], data: features },

@@ -1,9 +1,12 @@
 // RMSNorm, rotary embedding and SwiGLU on the GPU, in f32 (wsi/ops/qwen3.h):
-//   rms_norm            one block per row: Σx² by block reduction, then out = x·rstd·weight
+//   rms_norm            one block per row: Σx² by block reduction, then out = x·rstd·weight;
+//                       all-bf16 aligned rows with D % 8 == 0 load 8 elements at a time
 //   rms_norm_backward   dx: one block per row (Σ g·xhat by block reduction);
 //                       dweight: one thread per column walking the rows (+=, deterministic)
-//   rope                one thread per rotated pair (b, t, h, i), cos/sin computed in place
-//   swiglu(_backward)   one thread per element, grid-stride
+//   rope                one thread per (b, t, i): cos/sin computed once, applied to pair i of every head
+//   swiglu(_backward)   one thread per element, grid-stride; swiglu on aligned all-bf16 tensors 8 at a time
+#include <cuda_bf16.h>
+
 #include "check.h"
 #include "convert.cuh"
 #include "ops.h"
@@ -14,6 +17,11 @@ namespace wsi::cuda {
 namespace {
 
 constexpr int kThreads = 256;
+
+// Rows of the per-head q/k norm are 64 / 128 wide: small blocks keep more rows in flight.
+inline int row_threads(int64_t width) { return width <= 32 ? 32 : width <= 128 ? 64 : width <= 512 ? 128 : kThreads; }
+
+inline bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 __global__ void rms_norm_kernel(void* out, DType out_dtype, float* rstd_out, const void* x, DType x_dtype,
                                 const void* weight, DType w_dtype, int64_t d, float eps) {
@@ -27,6 +35,36 @@ __global__ void rms_norm_kernel(void* out, DType out_dtype, float* rstd_out, con
   const float rstd = rsqrtf(block_sum(squares, scratch) / float(d) + eps);
   for (int64_t i = threadIdx.x; i < d; i += blockDim.x)
     store_f32(out, out_dtype, base + i, load_f32(x, x_dtype, base + i) * rstd * load_f32(weight, w_dtype, i));
+  if (threadIdx.x == 0) rstd_out[blockIdx.x] = rstd;
+}
+
+// The all-bf16 case, D a multiple of 8 and 16-byte aligned rows: 8 elements per load.
+__global__ void rms_norm_bf16x8_kernel(uint4* out, float* rstd_out, const uint4* x, const uint4* weight, int64_t d,
+                                       float eps) {
+  __shared__ float scratch[32];
+  const int64_t vectors = d / 8, base = int64_t(blockIdx.x) * vectors;
+  float squares = 0.0f;
+  for (int64_t i = threadIdx.x; i < vectors; i += blockDim.x) {
+    const uint4 x4 = x[base + i];
+    const auto* xv = reinterpret_cast<const __nv_bfloat162*>(&x4);
+    for (int k = 0; k < 4; ++k) {
+      const float2 f = __bfloat1622float2(xv[k]);
+      squares += f.x * f.x + f.y * f.y;
+    }
+  }
+  const float rstd = rsqrtf(block_sum(squares, scratch) / float(d) + eps);
+  for (int64_t i = threadIdx.x; i < vectors; i += blockDim.x) {
+    const uint4 x4 = x[base + i], w4 = weight[i];
+    uint4 o4;
+    const auto* xv = reinterpret_cast<const __nv_bfloat162*>(&x4);
+    const auto* wv = reinterpret_cast<const __nv_bfloat162*>(&w4);
+    auto* ov = reinterpret_cast<__nv_bfloat162*>(&o4);
+    for (int k = 0; k < 4; ++k) {
+      const float2 xf = __bfloat1622float2(xv[k]), wf = __bfloat1622float2(wv[k]);
+      ov[k] = __floats2bfloat162_rn(xf.x * rstd * wf.x, xf.y * rstd * wf.y);
+    }
+    out[base + i] = o4;
+  }
   if (threadIdx.x == 0) rstd_out[blockIdx.x] = rstd;
 }
 
@@ -55,20 +93,23 @@ __global__ void rms_norm_dweight_kernel(float* dweight, const void* x, DType x_d
   dweight[col] += sum;
 }
 
-// x, out: (B·T, H, D); positions: (B·T).
+// x, out: (B·T, H, D); positions: (B·T). items = B·T·D/2, one per (bt, i); consecutive threads
+// take consecutive i, so each head's loads stay coalesced. out may be x (each pair is read, then
+// written, by one thread).
 __global__ void rope_kernel(void* out, DType out_dtype, const void* x, DType x_dtype, const int32_t* positions,
-                            int64_t heads, int64_t d, float theta, float sign, int64_t pairs) {
+                            int64_t heads, int64_t d, float theta, float sign, int64_t items) {
   const int64_t half = d / 2;
-  for (int64_t p = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; p < pairs; p += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t i = p % half, row = p / half;  // row = (bt, h)
-    const int64_t bt = row / heads;
+  for (int64_t p = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; p < items; p += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t i = p % half, bt = p / half;
     float s, c;
     sincosf(rope_angle(positions[bt], i, d, theta), &s, &c);
     s *= sign;
-    const int64_t base = row * d;
-    const float a = load_f32(x, x_dtype, base + i), b = load_f32(x, x_dtype, base + i + half);
-    store_f32(out, out_dtype, base + i, a * c - b * s);
-    store_f32(out, out_dtype, base + i + half, b * c + a * s);
+    for (int64_t h = 0; h < heads; ++h) {
+      const int64_t base = (bt * heads + h) * d;
+      const float a = load_f32(x, x_dtype, base + i), b = load_f32(x, x_dtype, base + i + half);
+      store_f32(out, out_dtype, base + i, a * c - b * s);
+      store_f32(out, out_dtype, base + i + half, b * c + a * s);
+    }
   }
 }
 
@@ -76,6 +117,22 @@ __global__ void swiglu_kernel(void* out, DType out_dtype, const void* gate, DTyp
                               DType up_dtype, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     store_f32(out, out_dtype, i, silu(load_f32(gate, gate_dtype, i)) * load_f32(up, up_dtype, i));
+}
+
+// The all-bf16 case, 8 elements per 16-byte load: the MLP's activations in training.
+__global__ void swiglu_bf16x8_kernel(uint4* out, const uint4* gate, const uint4* up, int64_t vectors) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < vectors; i += int64_t(gridDim.x) * blockDim.x) {
+    const uint4 g4 = gate[i], u4 = up[i];
+    uint4 o4;
+    const auto* g = reinterpret_cast<const __nv_bfloat162*>(&g4);
+    const auto* u = reinterpret_cast<const __nv_bfloat162*>(&u4);
+    auto* o = reinterpret_cast<__nv_bfloat162*>(&o4);
+    for (int k = 0; k < 4; ++k) {
+      const float2 gf = __bfloat1622float2(g[k]), uf = __bfloat1622float2(u[k]);
+      o[k] = __floats2bfloat162_rn(silu(gf.x) * uf.x, silu(gf.y) * uf.y);
+    }
+    out[i] = o4;
+  }
 }
 
 __global__ void swiglu_backward_kernel(void* dgate, DType dgate_dtype, void* dup, DType dup_dtype, const void* dy,
@@ -95,7 +152,15 @@ void rms_norm(const RmsNormArgs& args, const ExecContext& ctx) {
   const int64_t rows = args.x.rows(), d = args.x.dim(-1);
   if (rows == 0 || d == 0) return;
   WSI_CHECK(rows <= INT32_MAX, ErrorCode::Unsupported, "rms_norm on CUDA: too many rows (", rows, ")");
-  rms_norm_kernel<<<unsigned(rows), kThreads, 0, stream>>>(args.out.data, args.out.dtype, args.rstd.as<float>(), args.x.data,
+  const bool all_bf16 = args.out.dtype == DType::BF16 && args.x.dtype == DType::BF16 && args.weight.dtype == DType::BF16;
+  if (all_bf16 && d % 8 == 0 && aligned16(args.out.data) && aligned16(args.x.data) && aligned16(args.weight.data)) {
+    rms_norm_bf16x8_kernel<<<unsigned(rows), row_threads(d / 8), 0, stream>>>(
+        static_cast<uint4*>(args.out.data), args.rstd.as<float>(), static_cast<const uint4*>(args.x.data),
+        static_cast<const uint4*>(args.weight.data), d, args.eps);
+    WSI_CUDA_CHECK_LAUNCH();
+    return;
+  }
+  rms_norm_kernel<<<unsigned(rows), row_threads(d), 0, stream>>>(args.out.data, args.out.dtype, args.rstd.as<float>(), args.x.data,
                                                           args.x.dtype, args.weight.data, args.weight.dtype, d, args.eps);
   WSI_CUDA_CHECK_LAUNCH();
 }
@@ -111,7 +176,7 @@ void rms_norm_backward(const RmsNormBackwardArgs& args, const ExecContext& ctx) 
         args.dweight.as<float>(), args.x.data, args.x.dtype, args.rstd.as<float>(), args.dy.data, args.dy.dtype, rows, d);
     WSI_CUDA_CHECK_LAUNCH();
   }
-  rms_norm_dx_kernel<<<unsigned(rows), kThreads, 0, stream>>>(args.dx.data, args.dx.dtype, args.x.data, args.x.dtype,
+  rms_norm_dx_kernel<<<unsigned(rows), row_threads(d), 0, stream>>>(args.dx.data, args.dx.dtype, args.x.data, args.x.dtype,
                                                              args.weight.data, args.weight.dtype, args.rstd.as<float>(),
                                                              args.dy.data, args.dy.dtype, d);
   WSI_CUDA_CHECK_LAUNCH();
@@ -120,11 +185,11 @@ void rms_norm_backward(const RmsNormBackwardArgs& args, const ExecContext& ctx) 
 void rope(const RopeArgs& args, const ExecContext& ctx) {
   cudaStream_t stream = prepare(ctx);
   const int64_t heads = args.x.dim(2), d = args.x.dim(3);
-  const int64_t pairs = args.x.numel() / 2;
-  if (pairs == 0) return;
-  rope_kernel<<<blocks_for(pairs, kThreads), kThreads, 0, stream>>>(args.out.data, args.out.dtype, args.x.data, args.x.dtype,
+  const int64_t items = args.x.dim(0) * args.x.dim(1) * (d / 2);
+  if (items == 0 || heads == 0) return;
+  rope_kernel<<<blocks_for(items, kThreads), kThreads, 0, stream>>>(args.out.data, args.out.dtype, args.x.data, args.x.dtype,
                                                                     args.positions.as<int32_t>(), heads, d, args.theta,
-                                                                    args.inverse ? -1.0f : 1.0f, pairs);
+                                                                    args.inverse ? -1.0f : 1.0f, items);
   WSI_CUDA_CHECK_LAUNCH();
 }
 
@@ -132,6 +197,14 @@ void swiglu(const SwigluArgs& args, const ExecContext& ctx) {
   cudaStream_t stream = prepare(ctx);
   const int64_t n = args.gate.numel();
   if (n == 0) return;
+  const bool all_bf16 = args.out.dtype == DType::BF16 && args.gate.dtype == DType::BF16 && args.up.dtype == DType::BF16;
+  if (all_bf16 && n % 8 == 0 && aligned16(args.out.data) && aligned16(args.gate.data) && aligned16(args.up.data)) {
+    swiglu_bf16x8_kernel<<<blocks_for(n / 8, kThreads), kThreads, 0, stream>>>(
+        static_cast<uint4*>(args.out.data), static_cast<const uint4*>(args.gate.data),
+        static_cast<const uint4*>(args.up.data), n / 8);
+    WSI_CUDA_CHECK_LAUNCH();
+    return;
+  }
   swiglu_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(args.out.data, args.out.dtype, args.gate.data,
                                                                   args.gate.dtype, args.up.data, args.up.dtype, n);
   WSI_CUDA_CHECK_LAUNCH();

@@ -29,7 +29,7 @@ describe('Qwen3Model and a model folder', () => {
   beforeAll(async () => {
     dir = join(tempDir(), 'tiny');
     await makeTinyQwen3(dir, { ...SIZES, dtype: 'bf16' });
-  });
+  }, 120_000);
 
   it('loads a bf16 folder as bf16 and saves the same weights and config back, bit for bit', async () => {
     const model = await Qwen3Model.load(dir, { dtype: 'bf16' });
