@@ -15,7 +15,8 @@ import { add, matmul, runOp } from '../ops.js';
 import { embedding, putRows, rmsNorm, rope, swiglu } from '../qwen3Ops.js';
 import { seededRandom } from '../random.js';
 import { Tensor } from '../tensor.js';
-import { type LayerContext, layerForward, releaseActivations } from './qwen3Layer.js';
+import { ActivationArena, valuesAndStats } from './activationArena.js';
+import { type LayerContext, layerActivationElements, layerForward, releaseActivations } from './qwen3Layer.js';
 import { FINAL_NORM, type Qwen3Model, releaseForward } from './qwen3Model.js';
 import { type SamplingOptions, sampleToken } from './sampling.js';
 
@@ -69,16 +70,18 @@ export function generate(model: Qwen3Model, prompts: readonly GenerationPrompt[]
   }
   const capacity = Math.max(...prompts.map((p) => p.ids.length)) + maxNew;
   const cache = new KvCache(model, prompts.length, capacity);
+  const step = new DecodeScratch(model, prompts.length);
   try {
     let next = choose(prefill(model, prompts, cache));
     const lengths = prompts.map((p) => p.ids.length);
     while (!done.every(Boolean)) {
-      next = choose(decodeStep(model, cache, next, lengths));
+      next = choose(decodeStep(model, cache, step, next, lengths));
       lengths.forEach((_, i) => lengths[i]++);
     }
     return out;
   } finally {
     cache.dispose();
+    step.dispose();
   }
 }
 
@@ -202,57 +205,91 @@ function prefill(model: Qwen3Model, prompts: readonly GenerationPrompt[], cache?
   }
 }
 
+/**
+ * The memory of decode steps, made once per generation: the residual stream of the B new tokens
+ * in two buffers (a layer reads one and writes the other) and an arena for one layer's
+ * temporaries, reset after each layer — no allocation per layer and token.
+ */
+class DecodeScratch {
+  readonly #residual: Tensor;
+  readonly streams: Tensor[];
+  readonly arena: ActivationArena;
+  constructor(model: Qwen3Model, batch: number) {
+    this.#residual = Tensor.empty([2 * batch, model.config.hidden_size], { dtype: model.dtype, device: model.device });
+    this.streams = [this.#residual.narrow(0, batch), this.#residual.narrow(batch, 2 * batch)];
+    // A training layer's count over B rows covers a decode layer's temporaries (it has no lse and no output here).
+    const { values, stats } = layerActivationElements(model.config, batch);
+    this.arena = new ActivationArena(model.device, valuesAndStats(model.dtype, values, stats));
+  }
+
+  dispose(): void {
+    for (const t of [...this.streams, this.#residual]) t.dispose();
+    this.arena.dispose();
+  }
+}
+
 /** One new token per sequence through every layer against the cache; returns the next logits. `lengths` are the tokens already cached. */
-function decodeStep(model: Qwen3Model, cache: KvCache, tokens: number[], lengths: number[]): Float32Array[] {
-  const { device, config } = model;
+function decodeStep(model: Qwen3Model, cache: KvCache, scratch: DecodeScratch, tokens: number[], lengths: number[]): Float32Array[] {
+  const { device, config, dtype } = model;
   const [hq, hkv, dh] = [config.num_attention_heads, config.num_key_value_heads, config.head_dim];
+  const [width, mlp] = [config.hidden_size, config.intermediate_size];
   const batch = tokens.length;
   const eps = config.rms_norm_eps;
+  const { arena, streams } = scratch;
+  // Every temporary of a layer is a view of the arena, disposed before the arena is reset.
+  const temporaries: Tensor[] = [];
+  const take = (shape: readonly number[], type = dtype): Tensor => {
+    const t = arena.take(shape, type);
+    temporaries.push(t);
+    return t;
+  };
+  const norm = (x: Tensor, weight: Tensor, out: Tensor): Tensor => rmsNorm(x, weight, { eps, out, rstd: take([x.numel / x.shape[x.shape.length - 1]], 'f32') }).out;
   using ids = Tensor.from(Int32Array.from(tokens), [batch], { device });
   using positions = Tensor.from(Int32Array.from(lengths), [batch, 1], { device });
   using cacheRows = Tensor.from(Int32Array.from(lengths, (len, b) => b * cache.capacity + len), [batch], { device });
   using cacheLens = Tensor.from(Int32Array.from(lengths, (len) => len + 1), [batch], { device });
-  let x = embedding(model.params.get('model.embed_tokens.weight'), ids);
+  embedding(model.params.get('model.embed_tokens.weight'), ids, { out: streams[0] });
   try {
     for (let l = 0; l < config.num_hidden_layers; l++) {
+      const [x, y] = [streams[l % 2], streams[(l + 1) % 2]];
       const w = model.layer(l);
-      using h1 = normalized(x, w.inputNorm, eps);
+      const h1 = norm(x, w.inputNorm, take([batch, width]));
       const normRope = (weight: Tensor, heads: number) => {
-        using projected = matmul(h1, weight, { transB: true });
+        const projected = matmul(h1, weight, { transB: true, out: take([batch, heads * dh]) });
         using headRows = projected.reshape([batch * heads, dh]);
-        const normed = Tensor.empty([batch, 1, heads, dh], { dtype: x.dtype, device });
+        const normed = take([batch, 1, heads, dh]);
         using normedRows = normed.reshape([batch * heads, dh]);
-        rmsNorm(headRows, heads === hq ? w.qNorm : w.kNorm, { eps, out: normedRows }).rstd.dispose();
+        norm(headRows, heads === hq ? w.qNorm : w.kNorm, normedRows);
         rope(normed, positions, config.rope_theta, { out: normed });
         return normed;
       };
-      using q = normRope(w.q, hq);
-      using k = normRope(w.k, hkv);
-      using v = matmul(h1, w.v, { transB: true });
+      const q = normRope(w.q, hq);
+      const k = normRope(w.k, hkv);
+      const v = matmul(h1, w.v, { transB: true, out: take([batch, hkv * dh]) });
       using kRows = k.reshape([batch, hkv * dh]);
       putRows(cache.keys[l], kRows, cacheRows);
       putRows(cache.values[l], v, cacheRows);
       using qHeads = q.reshape([batch, hq, dh]);
       using kCache = cache.keys[l].reshape([batch, cache.capacity, hkv, dh]);
       using vCache = cache.values[l].reshape([batch, cache.capacity, hkv, dh]);
-      using attn = attentionDecode(qHeads, kCache, vCache, cacheLens);
+      const attn = attentionDecode(qHeads, kCache, vCache, cacheLens, { out: take([batch, hq, dh]) });
       using attnRows = attn.reshape([batch, hq * dh]);
-      const x2 = matmul(attnRows, w.o, { transB: true });
+      const x2 = matmul(attnRows, w.o, { transB: true, out: take([batch, width]) });
       add(x, x2, { out: x2 });
-      using h2 = normalized(x2, w.postNorm, eps);
-      using gate = matmul(h2, w.gate, { transB: true });
-      using up = matmul(h2, w.up, { transB: true });
-      using act = swiglu(gate, up);
-      const y = matmul(act, w.down, { transB: true });
+      const h2 = norm(x2, w.postNorm, take([batch, width]));
+      const gate = matmul(h2, w.gate, { transB: true, out: take([batch, mlp]) });
+      const up = matmul(h2, w.up, { transB: true, out: take([batch, mlp]) });
+      const act = swiglu(gate, up, { out: take([batch, mlp]) });
+      matmul(act, w.down, { transB: true, out: y });
       add(x2, y, { out: y });
-      x2.dispose();
-      x.dispose();
-      x = y;
+      for (const t of temporaries.splice(0)) t.dispose();
+      arena.reset();
     }
-    using hidden = normalized(x, model.params.get(FINAL_NORM), eps);
+    const hidden = norm(streams[config.num_hidden_layers % 2], model.params.get(FINAL_NORM), take([batch, width]));
     return logitsAt(model, hidden, tokens.map((_, i) => i));
   } finally {
-    x.dispose();
+    for (const t of temporaries.splice(0)) t.dispose();
+    arena.reset();
   }
 }
 
