@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { loadQwen3Checkpoint } from '../model/checkpoint.js';
+import { openQwen3Checkpoint } from '../model/checkpoint.js';
 import type { ProjectorWeights } from '../projector.js';
 import { loadProjector, saveProjector } from '../projectorState.js';
 import { scale } from '../ops.js';
@@ -86,8 +86,13 @@ export class VqaTask implements TrainTask<VqaBatch> {
     }
     const llmDir = join(dir, LLM_DIR);
     if (this.stage === 2 && existsSync(llmDir)) {
-      const { weights } = await loadQwen3Checkpoint(llmDir, { dtype: 'f32' });
-      for (const [name, stored] of weights) model.llm.params.load(name, stored, llmDir);
+      // Tensor by tensor into the parameters: the checkpoint is never whole in host memory.
+      const reader = await openQwen3Checkpoint(llmDir);
+      try {
+        for await (const [name, stored] of reader.tensors()) model.llm.params.load(name, stored, llmDir);
+      } finally {
+        await reader.close();
+      }
     }
   }
 
