@@ -45,7 +45,8 @@ export function barChart(title: string, categories: string[], series: { name: st
   const barHeight = 12;
   const groupHeight = barHeight * series.length + 10;
   const left = 180;
-  const height = MARGIN.top + categories.length * groupHeight + 40;
+  const plotBottom = MARGIN.top + categories.length * groupHeight;
+  const height = plotBottom + 30 + 14 * Math.ceil(series.length / 2);
   const px = (v: number) => left + Math.max(0, Math.min(1, v)) * (WIDTH - left - MARGIN.right);
   const parts: string[] = [];
   categories.forEach((category, c) => {
@@ -60,8 +61,12 @@ export function barChart(title: string, categories: string[], series: { name: st
       if (interval) parts.push(`<line x1="${px(interval[0])}" x2="${px(interval[1])}" y1="${y + barHeight / 2 - 1}" y2="${y + barHeight / 2 - 1}" stroke="#000"/>`);
     });
   });
-  for (const f of [0, 0.25, 0.5, 0.75, 1]) parts.push(`<line x1="${px(f)}" x2="${px(f)}" y1="${MARGIN.top - 4}" y2="${height - 36}" stroke="#ccc"/><text x="${px(f)}" y="${height - 24}" text-anchor="middle">${f}</text>`);
-  series.forEach((s, i) => parts.push(`<rect x="${left + i * 130}" y="${height - 16}" width="10" height="10" fill="${COLORS[i % COLORS.length]}"/><text x="${left + i * 130 + 14}" y="${height - 7}">${escapeXml(s.name)}</text>`));
+  for (const f of [0, 0.25, 0.5, 0.75, 1]) parts.push(`<line x1="${px(f)}" x2="${px(f)}" y1="${MARGIN.top - 4}" y2="${plotBottom}" stroke="#ccc"/><text x="${px(f)}" y="${plotBottom + 14}" text-anchor="middle">${f}</text>`);
+  // The legend: two entries per line under the axis, so long names fit.
+  series.forEach((s, i) => {
+    const [x, y] = [MARGIN.left + (i % 2) * 220, plotBottom + 24 + 14 * Math.floor(i / 2)];
+    parts.push(`<rect x="${x}" y="${y}" width="10" height="10" fill="${COLORS[i % COLORS.length]}"/><text x="${x + 14}" y="${y + 9}">${escapeXml(s.name)}</text>`);
+  });
   return svg(title, parts, height);
 }
 

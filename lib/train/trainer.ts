@@ -121,15 +121,18 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
         [micro, lossSum, count] = [0, 0, 0];
         if (config.evalEvery > 0 && state.step % config.evalEvery === 0 && task.evaluate) {
           const result = await task.evaluate();
-          evaluations.push({ step: state.step, metrics: result });
-          progress.log(`step ${state.step}: ${Object.entries(result).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
+          if (Object.keys(result).length > 0) evaluations.push({ step: state.step, metrics: result });
+          if (Object.keys(result).length > 0) progress.log(`step ${state.step}: ${Object.entries(result).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
         }
         if (state.step < totalSteps && (state.step === stopAt || (config.saveEvery > 0 && state.step % config.saveEvery === 0))) await save(stepCheckpointName(state.step));
         if (state.step >= stopAt || endOfEpoch) break;
       }
     }
     if (state.step === totalSteps) {
-      if (task.evaluate && (evaluations.at(-1)?.step ?? -1) !== totalSteps) evaluations.push({ step: totalSteps, metrics: await task.evaluate() });
+      if (task.evaluate && (evaluations.at(-1)?.step ?? -1) !== totalSteps) {
+        const metrics = await task.evaluate();
+        if (Object.keys(metrics).length > 0) evaluations.push({ step: totalSteps, metrics });
+      }
       await save(FINAL_CHECKPOINT);
     }
   } finally {
