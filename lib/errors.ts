@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'IO_ERROR'
   | 'FORMAT_ERROR'
   | 'DISPOSED'
+  | 'DISTRIBUTED_ERROR'
   | 'CONFIG_ERROR'
   | 'TRAINING_ERROR'
   | 'INTERNAL';
@@ -84,6 +85,13 @@ export class FormatError extends WsiVqaError {
 export class DisposedError extends WsiVqaError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, 'DISPOSED', options);
+  }
+}
+
+/** A collective or the rendezvous of a multi-process run that failed: a rank died, left or did not arrive in time. */
+export class DistributedError extends WsiVqaError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'DISTRIBUTED_ERROR', options);
   }
 }
 

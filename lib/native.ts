@@ -63,6 +63,29 @@ export interface BackendsInfo {
     /** Path of the NCCL library found at run time, or null. */
     nccl: string | null;
   };
+  /** Whether the build found libgloo: multi-process training on CPUs needs it. */
+  gloo: { compiled: boolean };
+}
+
+/** Options of a rendezvous, as the native connect functions take them. @internal */
+export interface NativeGroupOptions {
+  rank: number;
+  worldSize: number;
+  host: string;
+  port: number;
+  prefix: string;
+  timeoutMs: number;
+}
+
+/** The native handle of a process group (see `native/binding/process_group.h`). @internal */
+export interface NativeProcessGroup {
+  allReduce(tensor: NativeTensor, op: 'sum' | 'avg'): void;
+  reduceScatter(input: NativeTensor, output: NativeTensor, op: 'sum' | 'avg'): void;
+  allGather(input: NativeTensor, output: NativeTensor): void;
+  broadcast(tensor: NativeTensor, root: number): void;
+  barrier(): void;
+  allReduceHost(values: Float64Array): void;
+  close(): void;
 }
 
 /** Op arguments: tensors by name and attributes. @internal */
@@ -80,6 +103,9 @@ export interface NativeAddon {
   info(): BackendsInfo;
   synchronize(): void;
   setErrorClasses(classes: Record<string, unknown>): void;
+  connectGloo(options: NativeGroupOptions): Promise<NativeProcessGroup>;
+  connectNccl(options: NativeGroupOptions, device: number, uniqueId: Uint8Array): Promise<NativeProcessGroup>;
+  ncclUniqueId(): Uint8Array;
 }
 
 const packageRoot = fileURLToPath(new URL('..', import.meta.url));

@@ -6,7 +6,7 @@ import { info } from '../info.js';
 export function registerInfoCommand(program: Command): void {
   program
     .command('info')
-    .description('show the version, the CPU and CUDA backends, and the ops')
+    .description('show the version, the CPU, CUDA and Gloo backends, and the ops')
     .option('--json', 'print JSON')
     .action((options: { json?: boolean }) => {
       const report = info();
@@ -21,6 +21,7 @@ export function registerInfoCommand(program: Command): void {
       else if (!cuda.available) console.log(`cuda: compiled, not available (${cuda.reason})`);
       else for (const d of cuda.devices) console.log(`cuda:${d.index} ${d.name} (sm ${d.computeCapability}, ${(d.memoryBytes / 2 ** 30).toFixed(1)} GiB)`);
       if (cuda.compiled) console.log(`      cuBLASLt: ${cuda.cublasLt ?? 'not found'}; NCCL: ${cuda.nccl ?? 'not found'}`);
+      console.log(`gloo: ${report.backends.gloo.compiled ? 'compiled (multi-process training on CPUs)' : 'not compiled in (install libgloo-dev and rebuild for multi-process CPU training)'}`);
       console.log(`ops:  ${report.ops.join(', ')}`);
     });
 }

@@ -9,6 +9,7 @@ import { registerDataCommand } from './dataCommand.js';
 import { registerDemoCommand } from './demoCommand.js';
 import { registerEvalCommand } from './evalCommand.js';
 import { registerInfoCommand } from './infoCommand.js';
+import { registerLaunchCommand } from './launchCommand.js';
 import { registerSynthCommand } from './synthCommand.js';
 import { registerTrainCommand } from './trainCommand.js';
 
@@ -24,5 +25,6 @@ registerDemoCommand(program);
 registerTrainCommand(program);
 registerEvalCommand(program);
 registerAskCommand(program);
+registerLaunchCommand(program);
 
 await program.parseAsync(process.argv);

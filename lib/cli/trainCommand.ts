@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { randomCompressor, loadCompressor } from '../compressorState.js';
 import { readDataset } from '../data/dataset.js';
 import { DataLoader } from '../data/loader.js';
+import { ProcessGroup, rendezvousFromEnv } from '../dist/processGroup.js';
 import type { Device } from '../native.js';
 import { renderReport } from '../report/html.js';
 import type { VqaBatch } from '../text/collate.js';
@@ -31,6 +32,7 @@ interface TrainFlags extends ModelFlags {
   evalEvery: number;
   seed: number;
   maxPatches?: number;
+  zero1?: boolean;
 }
 
 export function registerTrainCommand(program: Command): Command {
@@ -49,7 +51,8 @@ export function registerTrainCommand(program: Command): Command {
     .option('--eval-every <n>', 'evaluate every n optimizer steps', integerOption, 0)
     .option('--max-patches <n>', 'patches kept per slide, evenly spaced (SlideChat keeps 10 240)', integerOption)
     .option('--seed <n>', 'data order, noise and dropout', integerOption, 0)
-    .option('--resume', 'continue from the last checkpoint in --output-dir');
+    .option('--resume', 'continue from the last checkpoint in --output-dir')
+    .option('--zero1', 'under wsi-vqa launch: shard the optimizer state over the ranks (ZeRO-1)');
   // Stage 0 trains the compressor alone: no LLM.
   withModelOptions(command, { llmOptional: true });
   return command.action(async (flags: TrainFlags) => {
@@ -58,19 +61,25 @@ export function registerTrainCommand(program: Command): Command {
       'wsi-vqa train flags',
     );
     const samples = await readDataset(flags.dataPath, { featuresDir: flags.featuresDir });
-    const loaderOptions = { batchSize: config.batchSize, seed: config.seed, maxPatches: flags.maxPatches };
+    // Under wsi-vqa launch (or torchrun, or Slurm): join the other ranks; each reads its own shard.
+    const rendezvous = rendezvousFromEnv();
+    const device = (rendezvous && flags.device.startsWith('cuda') ? `cuda:${rendezvous.localRank}` : flags.device) as Device;
+    const group = rendezvous && (await ProcessGroup.init({ ...rendezvous, device }));
+    const loaderOptions = { batchSize: config.batchSize, seed: config.seed, maxPatches: flags.maxPatches, rank: group?.rank, worldSize: group?.worldSize };
+    const trainOptions = { resume: flags.resume, group, zero1: flags.zero1 };
     let result: TrainResult;
     if (config.stage === 0) {
       const classes = [...new Set(samples.map((s) => s.label ?? ''))].sort();
-      const device = flags.device as Device;
       const compressor = flags.moeCheckpoint ? await loadCompressor(flags.moeCheckpoint, { device }) : randomCompressor({ device, seed: config.seed });
       const task = new CompressorClassifierTask(compressor, classes, { seed: config.seed });
-      result = await train(task, new DataLoader<SlideLabelBatch>(samples, { ...loaderOptions, collate: slideLabelCollate(classes) }), config, { resume: flags.resume });
+      result = await train(task, new DataLoader<SlideLabelBatch>(samples, { ...loaderOptions, collate: slideLabelCollate(classes) }), config, trainOptions);
     } else {
-      const model = await loadModel(flags, config.seed);
+      const model = await loadModel({ ...flags, device }, config.seed);
       const task = new VqaTask(model, config.stage);
-      result = await train(task, new DataLoader<VqaBatch>(samples, { ...loaderOptions, collate: vqaCollate(model.tokenizer, model.imageTokens) }), config, { resume: flags.resume });
+      result = await train(task, new DataLoader<VqaBatch>(samples, { ...loaderOptions, collate: vqaCollate(model.tokenizer, model.imageTokens) }), config, trainOptions);
     }
+    await group?.close();
+    if (group && group.rank !== 0) return;
     await writeFile(join(config.outputDir, 'report.html'), renderReport(`wsi-vqa stage ${config.stage}`, [trainingSection(`Stage ${config.stage}`, result)]));
     process.stderr.write(`stage ${config.stage}: ${result.steps} steps; checkpoint ${result.checkpoint}; report ${join(config.outputDir, 'report.html')}\n`);
   });

@@ -6,7 +6,7 @@
  * and a report. A model that reads the slide scores far above the baselines; shown another
  * slide, it falls back to them.
  */
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readDataset } from '../data/dataset.js';
 import { DataLoader } from '../data/loader.js';
@@ -71,6 +71,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const data = await makeSyntheticDataset(join(out, 'data'), { trainSlides: size.trainSlides, testSlides: size.testSlides, seed, patches: PATCHES });
   log(`  data: ${size.trainSlides} training slides, ${data.questions} benchmark questions (${data.dir})`);
   const llmPath = join(out, 'tiny-qwen3');
+  await rm(llmPath, { recursive: true, force: true }); // the demo's own model from an earlier run
   await makeTinyQwen3(llmPath, { hiddenSize: 64, layers: 2, heads: 4, kvHeads: 2, headDim: 16, intermediateSize: 128, seed });
   log(`  model: a random tiny Qwen3 (hidden 64, 2 layers) with the real tokenizer (${llmPath})`);
   const cache = new FeatureCache();

@@ -98,7 +98,7 @@ export class CompressorClassifierTask implements TrainTask<SlideLabelBatch> {
     const slides = batch.labels.length;
     const device = this.head.device;
     using x = Tensor.from(batch.features.subarray(0, batch.offsets[slides] * 1024), [batch.offsets[slides], 1024], { device });
-    const seed = (context.seed * 1_000_003 + context.step * 1009 + context.micro) % 2 ** 31;
+    const seed = (context.seed * 1_000_003 + context.step * 1009 + context.micro + (context.rank ?? 0) * 7_919_113) % 2 ** 31;
     const { out, auxLoss, saved } = this.compressor.forward(x, batch.offsets, { training: true, seed });
     using slots = out;
     using pooled = this.#pool(slots);

@@ -1,7 +1,7 @@
 /** Training: the config, the loop, checkpoints, progress and the report. */
 export { STAGE_LEARNING_RATES, parseTrainConfig, trainConfigSchema, type Stage, type TrainConfig, type TrainConfigInput } from './config.js';
 export { FINAL_CHECKPOINT, OPTIMIZER_FILE, TRAINER_STATE_FILE, latestCheckpoint, stepCheckpointName, writeCheckpoint, type TrainerState } from './checkpoints.js';
-export { AdamW } from './optimizer.js';
+export { AdamW, type OptimizerState, type TrainOptimizer } from './optimizer.js';
 export { makeProgress, type Progress, type ProgressMode, type StepMetrics } from './progress.js';
 export { trainingSection } from './report.js';
 export { cosineWithWarmup } from './schedule.js';

@@ -1,20 +1,46 @@
 /**
  * AdamW over a stage's parameters with the fused op: f32 moments for every parameter and an f32
- * master copy of each parameter that is not f32 (bf16 weights on the GPU). Its state saves to
- * and loads from one safetensors file, for exact resume.
+ * master copy of each parameter that is not f32 (bf16 weights on the GPU). In a data-parallel run
+ * the gradients are summed over ranks in buckets before the step, so every rank steps the same
+ * way. Its state is named tensors (`m.<param>`, `v.<param>`, `master.<param>`) in one
+ * safetensors file, the same for any number of ranks, for exact resume.
  */
 import { readSafetensors } from '../io/safetensors.js';
-import { stateTensor, writeStateDict } from '../io/stateDict.js';
+import { stateTensor } from '../io/stateDict.js';
 import { type AdamwHyper, type AdamwState, adamw, globalGradNorm } from '../qwen3Ops.js';
 import { scale } from '../ops.js';
 import { Tensor } from '../tensor.js';
+import type { ProcessGroup } from '../dist/processGroup.js';
+import { GradientBuckets } from '../dist/gradientBuckets.js';
 import type { TrainableParameter } from './task.js';
 
-export class AdamW {
+/** What the trainer needs of an optimizer; {@link AdamW} and the ZeRO-1 `ShardedAdamW` are two. */
+export interface TrainOptimizer {
+  /** Sums the accumulated gradients over the ranks (nothing in a single process). Every rank calls it. */
+  reduceGradients(): void;
+  /** √Σ‖grad‖² over every parameter, after {@link reduceGradients} and before any scaling. */
+  gradNorm(): number;
+  /** One step on every parameter; `hyper.gradScale` multiplies the gradients first. */
+  step(hyper: AdamwHyper): void;
+  /** The whole state as named tensors, for a checkpoint; every rank calls it (a sharded optimizer gathers). */
+  stateTensors(): OptimizerState;
+  /** Restores what {@link stateTensors} saved (every name and shape checked). */
+  load(path: string): Promise<void>;
+  dispose(): void;
+}
+
+/** Named tensors of an optimizer's state; `dispose` frees whatever was gathered for them. */
+export interface OptimizerState {
+  tensors: Map<string, Tensor>;
+  dispose(): void;
+}
+
+export class AdamW implements TrainOptimizer {
   readonly #params: TrainableParameter[];
   readonly #states: AdamwState[];
+  readonly #buckets?: GradientBuckets;
 
-  constructor(params: TrainableParameter[]) {
+  constructor(params: TrainableParameter[], group?: ProcessGroup) {
     this.#params = params;
     this.#states = params.map(({ value }) => {
       const device = value.device;
@@ -22,19 +48,22 @@ export class AdamW {
       if (master) scale(value, 1, { out: master });
       return { m: Tensor.zeros(value.shape, { device }), v: Tensor.zeros(value.shape, { device }), master };
     });
+    if (group && group.worldSize > 1) this.#buckets = new GradientBuckets(group, params.map((p) => p.grad));
   }
 
-  /** √Σ‖grad‖² over every parameter (before any scaling). */
+  reduceGradients(): void {
+    this.#buckets?.sum();
+  }
+
   gradNorm(): number {
     return globalGradNorm(this.#params.map((p) => p.grad));
   }
 
-  /** One step on every parameter; `hyper.gradScale` multiplies the accumulated gradients first. */
   step(hyper: AdamwHyper): void {
     this.#params.forEach(({ value, grad }, i) => adamw(value, grad, this.#states[i], hyper));
   }
 
-  async save(path: string): Promise<void> {
+  stateTensors(): OptimizerState {
     const tensors = new Map<string, Tensor>();
     this.#params.forEach(({ name }, i) => {
       const { m, v, master } = this.#states[i];
@@ -42,10 +71,9 @@ export class AdamW {
       tensors.set(`v.${name}`, v);
       if (master) tensors.set(`master.${name}`, master);
     });
-    await writeStateDict(path, tensors);
+    return { tensors, dispose: () => {} };
   }
 
-  /** Restores the moments and master weights written by {@link save} (every name and shape checked). */
   async load(path: string): Promise<void> {
     const { tensors } = await readSafetensors(path);
     this.#params.forEach(({ name, value }, i) => {
@@ -60,5 +88,6 @@ export class AdamW {
 
   dispose(): void {
     for (const { m, v, master } of this.#states) for (const t of [m, v, master]) t?.dispose();
+    this.#buckets?.dispose();
   }
 }

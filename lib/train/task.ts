@@ -16,6 +16,8 @@ export interface StepContext {
   micro: number;
   /** The run's seed. */
   seed: number;
+  /** This process's rank in a data-parallel run (0 alone), so that ranks draw different noise. */
+  rank?: number;
 }
 
 /** A trainable stage. */

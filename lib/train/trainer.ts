@@ -5,15 +5,23 @@
  * fused AdamW with warmup then cosine decay; metrics per step in `metrics.jsonl`, checkpoints
  * every `saveEvery` steps and at the end, and `resume` continuing from the last checkpoint so the
  * final weights equal an uninterrupted run's.
+ *
+ * Data-parallel with a process group: each rank trains on its own shard of every epoch (the data
+ * source is made per rank), the parameters start as rank 0's, and the gradients and the loss
+ * counts are summed over the ranks before the step, so N ranks of batch B step like one of batch
+ * N·B. Rank 0 alone writes metrics, checkpoints and evaluates; every rank can resume.
  */
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TrainingError } from '../errors.js';
+import type { ProcessGroup } from '../dist/processGroup.js';
+import { ShardedAdamW } from '../dist/shardedAdamW.js';
+import { writeStateDict } from '../io/stateDict.js';
 import { clipScale } from '../qwen3Ops.js';
 import { FINAL_CHECKPOINT, OPTIMIZER_FILE, type TrainerState, latestCheckpoint, stepCheckpointName, writeCheckpoint } from './checkpoints.js';
 import type { TrainConfig } from './config.js';
-import { AdamW } from './optimizer.js';
+import { AdamW, type TrainOptimizer } from './optimizer.js';
 import { type ProgressMode, type StepMetrics, makeProgress } from './progress.js';
 import { cosineWithWarmup } from './schedule.js';
 import type { BatchSource, TrainTask } from './task.js';
@@ -29,6 +37,10 @@ export interface TrainOptions {
   progress?: ProgressMode;
   /** Stop after this many optimizer steps in this call (a checkpoint is written there): for tests of resume. */
   stopAfter?: number;
+  /** The ranks of a data-parallel run; every rank calls train with the same config. */
+  group?: ProcessGroup;
+  /** With a group: shard the optimizer state over the ranks (ZeRO-1). */
+  zero1?: boolean;
 }
 
 /** What a run did. */
@@ -51,7 +63,10 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
   const totalSteps = stepsPerEpoch * config.epochs;
   const warmup = Math.round(config.warmupRatio * totalSteps);
   const params = task.parameters();
-  const optimizer = new AdamW(params);
+  const group = options.group;
+  const leader = (group?.rank ?? 0) === 0;
+  for (const { value } of group ? params : []) group!.broadcast(value, 0);
+  const optimizer: TrainOptimizer = group && options.zero1 ? new ShardedAdamW(params, group) : new AdamW(params, group);
   let state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, totalSteps, config };
   let history: StepMetrics[] = [];
   const evaluations: TrainResult['evaluations'] = [];
@@ -68,16 +83,25 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
     // The steps after the checkpoint are done again: drop their lines.
     history = (await readMetrics(metricsFile)).filter((m) => m.step <= state.step);
   }
-  await writeFile(metricsFile, history.map((m) => JSON.stringify(m)).join('\n') + (history.length ? '\n' : ''));
+  if (leader) await writeFile(metricsFile, history.map((m) => JSON.stringify(m)).join('\n') + (history.length ? '\n' : ''));
 
-  const progress = makeProgress(options.label ?? `stage ${config.stage}`, totalSteps, options.progress);
+  const progress = makeProgress(options.label ?? `stage ${config.stage}`, totalSteps, leader ? options.progress : 'none');
   if (resumed) progress.log(`resumed from ${resumed.dir} at step ${state.step}`);
   let checkpoint = resumed?.dir ?? '';
   const save = async (name: string) => {
-    checkpoint = await writeCheckpoint(out, name, state, async (dir) => {
-      await task.saveWeights(dir);
-      await optimizer.save(join(dir, OPTIMIZER_FILE));
-    });
+    const optimizerState = optimizer.stateTensors();
+    try {
+      const written = leader
+        ? await writeCheckpoint(out, name, state, async (dir) => {
+            await task.saveWeights(dir);
+            await writeStateDict(join(dir, OPTIMIZER_FILE), optimizerState.tensors);
+          })
+        : join(out, name);
+      checkpoint = written;
+    } finally {
+      optimizerState.dispose();
+    }
+    group?.barrier();
   };
   const stopAt = options.stopAfter === undefined ? totalSteps : Math.min(totalSteps, state.step + options.stopAfter);
   try {
@@ -91,8 +115,9 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
           task.zeroGradients();
           started = performance.now();
         }
-        const result = await task.forwardBackward(batch, { step: state.step, micro, seed: config.seed });
-        if (!Number.isFinite(result.lossSum)) {
+        const result = await task.forwardBackward(batch, { step: state.step, micro, seed: config.seed, rank: group?.rank ?? 0 });
+        // With ranks, a bad loss is caught below, on every rank at once, so that none waits for the others in vain.
+        if (!group && !Number.isFinite(result.lossSum)) {
           throw new TrainingError(`step ${state.step + 1} (epoch ${state.epoch + 1}, micro-batch ${state.batchInEpoch + 1}): the loss is ${result.lossSum}; stopped, the last checkpoint is intact`);
         }
         lossSum += result.lossSum;
@@ -102,6 +127,13 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
         const endOfEpoch = state.batchInEpoch === data.batchesPerEpoch;
         if (micro < accumulation && !endOfEpoch) continue;
 
+        if (group) {
+          [lossSum, count] = group.sum([lossSum, count]);
+          if (!Number.isFinite(lossSum)) {
+            throw new TrainingError(`step ${state.step + 1} (epoch ${state.epoch + 1}): the loss summed over the ranks is ${lossSum}; stopped, the last checkpoint is intact`);
+          }
+        }
+        optimizer.reduceGradients();
         const lr = cosineWithWarmup(state.step, totalSteps, warmup, config.lr);
         const norm = count > 0 ? optimizer.gradNorm() / count : 0;
         if (count > 0) {
@@ -116,10 +148,10 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
         const seconds = (performance.now() - started) / 1000;
         const metrics: StepMetrics = { step: state.step, epoch: state.epoch, loss: count > 0 ? lossSum / count : 0, lr, gradNorm: norm, tokens: count, tokensPerSecond: count / Math.max(seconds, 1e-9), seconds };
         history.push(metrics);
-        await appendFile(metricsFile, `${JSON.stringify(metrics)}\n`);
+        if (leader) await appendFile(metricsFile, `${JSON.stringify(metrics)}\n`);
         progress.update(metrics);
         [micro, lossSum, count] = [0, 0, 0];
-        if (config.evalEvery > 0 && state.step % config.evalEvery === 0 && task.evaluate) {
+        if (leader && config.evalEvery > 0 && state.step % config.evalEvery === 0 && task.evaluate) {
           const result = await task.evaluate();
           if (Object.keys(result).length > 0) evaluations.push({ step: state.step, metrics: result });
           if (Object.keys(result).length > 0) progress.log(`step ${state.step}: ${Object.entries(result).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
@@ -129,7 +161,7 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
       }
     }
     if (state.step === totalSteps) {
-      if (task.evaluate && (evaluations.at(-1)?.step ?? -1) !== totalSteps) {
+      if (leader && task.evaluate && (evaluations.at(-1)?.step ?? -1) !== totalSteps) {
         const metrics = await task.evaluate();
         if (Object.keys(metrics).length > 0) evaluations.push({ step: totalSteps, metrics });
       }

@@ -4,7 +4,9 @@
 #include "addon_state.h"
 #include "native_tensor.h"
 #include "op_calls.h"
+#include "process_group.h"
 #include "wsi/cuda_runtime.h"
+#include "wsi/dist/process_group.h"
 #include "wsi/dynlib.h"
 #include "wsi/ops.h"
 #include "wsi/thread_pool.h"
@@ -42,9 +44,13 @@ Napi::Value info(const Napi::CallbackInfo& call) {
   gpu.Set("cublasLt", status.compiled ? library_path(env, cublaslt_library()) : env.Null());
   gpu.Set("nccl", status.compiled ? library_path(env, nccl_library()) : env.Null());
 
+  Napi::Object gloo = Napi::Object::New(env);
+  gloo.Set("compiled", dist::gloo_compiled());
+
   Napi::Object backends = Napi::Object::New(env);
   backends.Set("cpu", cpu);
   backends.Set("cuda", gpu);
+  backends.Set("gloo", gloo);
   return backends;
 }
 
@@ -79,6 +85,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonState>(s);
   Napi::Function tensor_class = NativeTensor::define(env);
   s->tensor_constructor = Napi::Persistent(tensor_class);
+  s->process_group_constructor = Napi::Persistent(NativeProcessGroup::define(env));
 
   exports.Set("NativeTensor", tensor_class);
   exports.Set("empty", Napi::Function::New<create_empty>(env, "empty"));
@@ -89,6 +96,9 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("supports", Napi::Function::New<supports>(env, "supports"));
   exports.Set("info", Napi::Function::New<info>(env, "info"));
   exports.Set("synchronize", Napi::Function::New<synchronize>(env, "synchronize"));
+  exports.Set("connectGloo", Napi::Function::New<connect_gloo>(env, "connectGloo"));
+  exports.Set("connectNccl", Napi::Function::New<connect_nccl>(env, "connectNccl"));
+  exports.Set("ncclUniqueId", Napi::Function::New<nccl_unique_id>(env, "ncclUniqueId"));
   exports.Set("setErrorClasses", Napi::Function::New<set_error_classes>(env, "setErrorClasses"));
   return exports;
 }

@@ -1,5 +1,5 @@
 // What the addon keeps per JavaScript environment (main thread and each worker thread): the
-// JavaScript error classes to throw, and the NativeTensor constructor.
+// JavaScript error classes to throw, and the NativeTensor and NativeProcessGroup constructors.
 #pragma once
 
 #include <napi.h>
@@ -11,6 +11,7 @@ namespace wsi::binding {
 struct AddonState {
   Napi::ObjectReference error_classes;  // {WsiVqaError, ShapeError, ...} from lib/errors.ts
   Napi::FunctionReference tensor_constructor;
+  Napi::FunctionReference process_group_constructor;
 };
 
 AddonState& state(Napi::Env env);

@@ -19,6 +19,7 @@ JsErrorKind kind_of(ErrorCode code) {
     case ErrorCode::Io: return {"IoError", "IO_ERROR"};
     case ErrorCode::Format: return {"FormatError", "FORMAT_ERROR"};
     case ErrorCode::Disposed: return {"DisposedError", "DISPOSED"};
+    case ErrorCode::Distributed: return {"DistributedError", "DISTRIBUTED_ERROR"};
     case ErrorCode::Internal: break;
   }
   return {"WsiVqaError", "INTERNAL"};

@@ -1,6 +1,7 @@
 // The CUDA runtime of a build without the CUDA backend: nothing is available, and anything that
 // would need a GPU says so.
 #include "wsi/cuda_runtime.h"
+#include "wsi/dist/process_group.h"
 #include "wsi/error.h"
 #include "wsi/ops.h"
 
@@ -19,4 +20,13 @@ void copy(void*, Device, const void*, Device, size_t) { fail(ErrorCode::Unsuppor
 void synchronize(int) {}
 
 }  // namespace cuda
+
+namespace dist {
+
+std::vector<char> nccl_unique_id() { fail(ErrorCode::Unsupported, cuda::kNotCompiled); }
+std::unique_ptr<ProcessGroup> connect_nccl(const GroupOptions&, int, const std::vector<char>&) {
+  fail(ErrorCode::Unsupported, cuda::kNotCompiled);
+}
+
+}  // namespace dist
 }  // namespace wsi

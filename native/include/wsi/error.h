@@ -19,6 +19,7 @@ enum class ErrorCode {
   Io,              // a file could not be read or written
   Format,          // content that breaks its format
   Disposed,        // a tensor used after it was released
+  Distributed,     // a collective or rendezvous that failed: a rank died, left or timed out
   Internal,        // a bug: an invariant of our own that did not hold
 };
 

@@ -1,0 +1,185 @@
+#include "process_group.h"
+
+#include <functional>
+#include <optional>
+
+#include "addon_state.h"
+#include "native_tensor.h"
+
+namespace wsi::binding {
+namespace {
+
+dist::ReduceOp reduce_op(Napi::Env env, Napi::Value value) {
+  const std::string op = value.IsString() ? value.As<Napi::String>().Utf8Value() : "";
+  if (op == "sum") return dist::ReduceOp::Sum;
+  if (op == "avg") return dist::ReduceOp::Avg;
+  throw Napi::RangeError::New(env, "'op' must be 'sum' or 'avg'");
+}
+
+Tensor tensor_arg(Napi::Env env, Napi::Value value, const char* name) {
+  NativeTensor* t = NativeTensor::from(env, value);
+  if (!t) throw Napi::TypeError::New(env, concat("'", name, "' must be a tensor"));
+  return guard(env, [&] { return t->view(name); });
+}
+
+dist::GroupOptions group_options(Napi::Env env, Napi::Value value) {
+  if (!value.IsObject()) throw Napi::TypeError::New(env, "'options' must be an object");
+  Napi::Object o = value.As<Napi::Object>();
+  auto number = [&](const char* key) {
+    Napi::Value v = o.Get(key);
+    if (!v.IsNumber()) throw Napi::TypeError::New(env, concat("'options.", key, "' must be a number"));
+    return v.As<Napi::Number>().Int64Value();
+  };
+  dist::GroupOptions g;
+  g.rank = int(number("rank"));
+  g.world_size = int(number("worldSize"));
+  g.store_port = int(number("port"));
+  g.timeout = std::chrono::milliseconds(number("timeoutMs"));
+  g.store_host = o.Get("host").ToString().Utf8Value();
+  g.key_prefix = o.Get("prefix").ToString().Utf8Value();
+  if (g.world_size < 1 || g.rank < 0 || g.rank >= g.world_size)
+    throw Napi::RangeError::New(env, concat("rank ", g.rank, " is not in [0, ", g.world_size, ")"));
+  return g;
+}
+
+// Connects on a libuv worker thread and settles a promise with the wrapped group.
+class ConnectWorker : public Napi::AsyncWorker {
+ public:
+  using Connect = std::function<std::unique_ptr<dist::ProcessGroup>()>;
+  ConnectWorker(Napi::Env env, Connect connect)
+      : Napi::AsyncWorker(env, "wsi-vqa:connect"), connect_(std::move(connect)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      group_ = connect_();
+    } catch (const Error& e) {
+      error_ = e;
+    } catch (const std::exception& e) {
+      error_ = Error(ErrorCode::Distributed, e.what());
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (error_) return deferred_.Reject(to_js_error(env, *error_).Value());
+    auto* raw = group_.release();
+    Napi::Object wrapped = state(env).process_group_constructor.New({Napi::External<dist::ProcessGroup>::New(env, raw)});
+    deferred_.Resolve(wrapped);
+  }
+
+ private:
+  Connect connect_;
+  Napi::Promise::Deferred deferred_;
+  std::unique_ptr<dist::ProcessGroup> group_;
+  std::optional<Error> error_;
+};
+
+Napi::Value queue(Napi::Env env, ConnectWorker::Connect connect) {
+  auto* worker = new ConnectWorker(env, std::move(connect));
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+}  // namespace
+
+Napi::Function NativeProcessGroup::define(Napi::Env env) {
+  return DefineClass(env, "NativeProcessGroup",
+                     {InstanceMethod<&NativeProcessGroup::all_reduce>("allReduce"),
+                      InstanceMethod<&NativeProcessGroup::reduce_scatter>("reduceScatter"),
+                      InstanceMethod<&NativeProcessGroup::all_gather>("allGather"),
+                      InstanceMethod<&NativeProcessGroup::broadcast>("broadcast"),
+                      InstanceMethod<&NativeProcessGroup::barrier>("barrier"),
+                      InstanceMethod<&NativeProcessGroup::all_reduce_host>("allReduceHost"),
+                      InstanceMethod<&NativeProcessGroup::close>("close")});
+}
+
+NativeProcessGroup::NativeProcessGroup(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeProcessGroup>(info) {
+  if (!info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "process groups are made by connectGloo / connectNccl");
+  group_.reset(info[0].As<Napi::External<dist::ProcessGroup>>().Data());
+}
+
+dist::ProcessGroup& NativeProcessGroup::group(Napi::Env env) {
+  if (!group_) throw to_js_error(env, Error(ErrorCode::Disposed, "the process group was used after close()"));
+  return *group_;
+}
+
+Napi::Value NativeProcessGroup::all_reduce(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Tensor t = tensor_arg(env, info[0], "tensor");
+  const dist::ReduceOp op = reduce_op(env, info[1]);
+  guard(env, [&] { group(env).all_reduce(t, op); });
+  return env.Undefined();
+}
+
+Napi::Value NativeProcessGroup::reduce_scatter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Tensor in = tensor_arg(env, info[0], "input");
+  const Tensor out = tensor_arg(env, info[1], "output");
+  const dist::ReduceOp op = reduce_op(env, info[2]);
+  guard(env, [&] { group(env).reduce_scatter(in, out, op); });
+  return env.Undefined();
+}
+
+Napi::Value NativeProcessGroup::all_gather(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Tensor in = tensor_arg(env, info[0], "input");
+  const Tensor out = tensor_arg(env, info[1], "output");
+  guard(env, [&] { group(env).all_gather(in, out); });
+  return env.Undefined();
+}
+
+Napi::Value NativeProcessGroup::broadcast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Tensor t = tensor_arg(env, info[0], "tensor");
+  if (!info[1].IsNumber()) throw Napi::TypeError::New(env, "'root' must be a rank");
+  const int root = info[1].As<Napi::Number>().Int32Value();
+  guard(env, [&] { group(env).broadcast(t, root); });
+  return env.Undefined();
+}
+
+Napi::Value NativeProcessGroup::barrier(const Napi::CallbackInfo& info) {
+  guard(info.Env(), [&] { group(info.Env()).barrier(); });
+  return info.Env().Undefined();
+}
+
+Napi::Value NativeProcessGroup::all_reduce_host(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throw Napi::TypeError::New(env, "'values' must be a Float64Array");
+  Napi::Float64Array values = info[0].As<Napi::Float64Array>();
+  guard(env, [&] { group(env).all_reduce_host(values.Data(), values.ElementLength()); });
+  return env.Undefined();
+}
+
+Napi::Value NativeProcessGroup::close(const Napi::CallbackInfo& info) {
+  group_.reset();
+  return info.Env().Undefined();
+}
+
+Napi::Value connect_gloo(const Napi::CallbackInfo& info) {
+  const dist::GroupOptions options = group_options(info.Env(), info[0]);
+  return queue(info.Env(), [options] { return dist::connect_gloo(options); });
+}
+
+Napi::Value connect_nccl(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const dist::GroupOptions options = group_options(env, info[0]);
+  if (!info[1].IsNumber()) throw Napi::TypeError::New(env, "'device' must be a CUDA ordinal");
+  const int device = info[1].As<Napi::Number>().Int32Value();
+  if (!info[2].IsTypedArray()) throw Napi::TypeError::New(env, "'uniqueId' must be a Uint8Array");
+  Napi::Uint8Array id = info[2].As<Napi::Uint8Array>();
+  std::vector<char> unique_id(id.Data(), id.Data() + id.ElementLength());
+  return queue(env, [options, device, unique_id] { return dist::connect_nccl(options, device, unique_id); });
+}
+
+Napi::Value nccl_unique_id(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::vector<char> id = guard(env, [] { return dist::nccl_unique_id(); });
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, id.size());
+  std::copy(id.begin(), id.end(), reinterpret_cast<char*>(out.Data()));
+  return out;
+}
+
+}  // namespace wsi::binding
