@@ -27,4 +27,4 @@ export * from './qwen3Ops.js';
 export * from './train/index.js';
 export * from './vqa/index.js';
 export * from './eval/index.js';
-export * from './dist/index.js';
+export * from './distributed/index.js';

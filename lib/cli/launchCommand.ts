@@ -1,6 +1,6 @@
 /** `wsi-vqa launch`: runs a script on several ranks, as torchrun does. */
 import type { Command } from 'commander';
-import { describeFailure, launch } from '../dist/launch.js';
+import { describeFailure, launch } from '../distributed/launch.js';
 import { integerOption } from './options.js';
 
 interface LaunchFlags {

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { randomCompressor, loadCompressor } from '../compressorState.js';
 import { readDataset } from '../data/dataset.js';
 import { DataLoader } from '../data/loader.js';
-import { ProcessGroup, rendezvousFromEnv } from '../dist/processGroup.js';
+import { ProcessGroup, rendezvousFromEnv } from '../distributed/processGroup.js';
 import type { Device } from '../native.js';
 import { renderReport } from '../report/html.js';
 import type { VqaBatch } from '../text/collate.js';

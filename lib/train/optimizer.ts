@@ -10,8 +10,8 @@ import { stateTensor } from '../io/stateDict.js';
 import { type AdamwHyper, type AdamwState, adamw, globalGradNorm } from '../qwen3Ops.js';
 import { scale } from '../ops.js';
 import { Tensor } from '../tensor.js';
-import type { ProcessGroup } from '../dist/processGroup.js';
-import { GradientBuckets } from '../dist/gradientBuckets.js';
+import type { ProcessGroup } from '../distributed/processGroup.js';
+import { GradientBuckets } from '../distributed/gradientBuckets.js';
 import type { TrainableParameter } from './task.js';
 
 /** What the trainer needs of an optimizer; {@link AdamW} and the ZeRO-1 `ShardedAdamW` are two. */

@@ -6,7 +6,7 @@
 #include "op_calls.h"
 #include "process_group.h"
 #include "wsi/cuda_runtime.h"
-#include "wsi/dist/process_group.h"
+#include "wsi/distributed/process_group.h"
 #include "wsi/dynlib.h"
 #include "wsi/ops.h"
 #include "wsi/thread_pool.h"

@@ -1,11 +1,11 @@
-// NativeProcessGroup: the JavaScript handle of a process group (lib/dist/processGroup.ts wraps it).
+// NativeProcessGroup: the JavaScript handle of a process group (lib/distributed/processGroup.ts wraps it).
 #pragma once
 
 #include <napi.h>
 
 #include <memory>
 
-#include "wsi/dist/process_group.h"
+#include "wsi/distributed/process_group.h"
 
 namespace wsi::binding {
 

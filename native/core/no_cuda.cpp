@@ -1,7 +1,7 @@
 // The CUDA runtime of a build without the CUDA backend: nothing is available, and anything that
 // would need a GPU says so.
 #include "wsi/cuda_runtime.h"
-#include "wsi/dist/process_group.h"
+#include "wsi/distributed/process_group.h"
 #include "wsi/error.h"
 #include "wsi/ops.h"
 

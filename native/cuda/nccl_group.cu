@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "check.h"
-#include "wsi/dist/process_group.h"
+#include "wsi/distributed/process_group.h"
 #include "wsi/dynlib.h"
 #include "wsi/error.h"
 

@@ -1,0 +1,141 @@
+/**
+ * Process groups: the ranks of a data-parallel run and the collectives between them, as
+ * `torch.distributed` has them. Gloo for CPU tensors, NCCL for CUDA tensors. The ranks meet as
+ * torchrun and Slurm arrange it: `RANK`, `WORLD_SIZE`, `LOCAL_RANK`, `MASTER_ADDR`,
+ * `MASTER_PORT`, with rank 0 serving the rendezvous store on `MASTER_PORT`.
+ */
+import { DistributedError } from '../errors.js';
+import { type Device, type NativeProcessGroup, native } from '../native.js';
+import type { Tensor } from '../tensor.js';
+import { StoreClient, StoreServer } from './store.js';
+
+export type Backend = 'gloo' | 'nccl';
+export type ReduceOp = 'sum' | 'avg';
+
+/** Where this process stands in a run, as the launcher's environment says. */
+export interface Rendezvous {
+  rank: number;
+  worldSize: number;
+  /** The rank on this machine: the CUDA device to use. */
+  localRank: number;
+  masterAddr: string;
+  masterPort: number;
+}
+
+export interface ProcessGroupOptions extends Rendezvous {
+  /** Default: nccl for a CUDA device, gloo for the CPU. */
+  backend?: Backend;
+  /** Where this rank's tensors live. Default: `cuda:<localRank>` for nccl, `cpu` for gloo. */
+  device?: Device;
+  /** How long a rendezvous or a collective may wait for the other ranks. Default 5 minutes. */
+  timeoutMs?: number;
+}
+
+/**
+ * The rendezvous of this process from torchrun's variables, or undefined when `WORLD_SIZE` is
+ * not set (a single-process run). Malformed values are a DistributedError naming the variable.
+ */
+export function rendezvousFromEnv(env: NodeJS.ProcessEnv = process.env): Rendezvous | undefined {
+  if (env.WORLD_SIZE === undefined) return undefined;
+  const integer = (name: string, fallback?: number): number => {
+    const text = env[name];
+    if (text === undefined && fallback !== undefined) return fallback;
+    const value = Number(text);
+    if (text === undefined || !Number.isSafeInteger(value) || value < 0) throw new DistributedError(`${name}=${text ?? '(unset)'} is not a non-negative integer`);
+    return value;
+  };
+  const worldSize = integer('WORLD_SIZE');
+  const rank = integer('RANK');
+  if (worldSize < 1 || rank >= worldSize) throw new DistributedError(`RANK=${rank} is not in [0, WORLD_SIZE=${worldSize})`);
+  return { rank, worldSize, localRank: integer('LOCAL_RANK', rank), masterAddr: env.MASTER_ADDR ?? '127.0.0.1', masterPort: integer('MASTER_PORT', 29500) };
+}
+
+export class ProcessGroup {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly backend: Backend;
+  readonly device: Device;
+  readonly #native: NativeProcessGroup;
+  readonly #server?: StoreServer;
+
+  private constructor(options: { rank: number; worldSize: number; backend: Backend; device: Device }, group: NativeProcessGroup, server?: StoreServer) {
+    this.rank = options.rank;
+    this.worldSize = options.worldSize;
+    this.backend = options.backend;
+    this.device = options.device;
+    this.#native = group;
+    this.#server = server;
+  }
+
+  /** Joins the group: every rank of the run calls this with its own rank. */
+  static async init(options: ProcessGroupOptions): Promise<ProcessGroup> {
+    const { rank, worldSize, masterAddr, masterPort, localRank } = options;
+    const device: Device = options.device ?? (options.backend === 'nccl' ? `cuda:${localRank}` : 'cpu');
+    const backend: Backend = options.backend ?? (device === 'cpu' ? 'gloo' : 'nccl');
+    if ((backend === 'gloo') !== (device === 'cpu')) throw new DistributedError(`the ${backend} backend does not serve ${device} tensors (gloo: cpu, nccl: cuda)`);
+    const timeoutMs = options.timeoutMs ?? 300_000;
+    const server = rank === 0 ? await StoreServer.listen(masterPort, isLoopback(masterAddr) ? masterAddr : undefined) : undefined;
+    const nativeOptions = { rank, worldSize, host: masterAddr, port: masterPort, prefix: `${backend}/`, timeoutMs };
+    let store: StoreClient | undefined;
+    try {
+      store = await StoreClient.connect(masterAddr, masterPort, timeoutMs);
+      let group: NativeProcessGroup;
+      if (backend === 'gloo') {
+        group = await native.connectGloo(nativeOptions);
+      } else {
+        if (rank === 0) await store.set('nccl/unique-id', native.ncclUniqueId());
+        group = await native.connectNccl(nativeOptions, Number(device.slice('cuda:'.length)), await store.get('nccl/unique-id'));
+      }
+      // Rank 0 serves the store from its event loop, which its first (blocking) collective would
+      // stop: it starts none until every rank has finished connecting and needs the store no more.
+      if (rank > 0) await store.set(`${backend}/connected/${rank}`, new Uint8Array(0));
+      else for (let r = 1; r < worldSize; r++) await store.get(`${backend}/connected/${r}`);
+      return new ProcessGroup({ rank, worldSize, backend, device }, group, server);
+    } catch (error) {
+      await server?.close();
+      throw error;
+    } finally {
+      store?.close();
+    }
+  }
+
+  /** In place: every rank's `tensor` (f32) becomes the sum or mean over ranks. */
+  allReduce(tensor: Tensor, op: ReduceOp = 'sum'): void {
+    this.#native.allReduce(tensor.native, op);
+  }
+
+  /** `input` is `worldSize` equal chunks; this rank's `output` gets the reduction of every rank's chunk `rank`. */
+  reduceScatter(input: Tensor, output: Tensor, op: ReduceOp = 'sum'): void {
+    this.#native.reduceScatter(input.native, output.native, op);
+  }
+
+  /** `output` becomes every rank's `input`, in rank order. */
+  allGather(input: Tensor, output: Tensor): void {
+    this.#native.allGather(input.native, output.native);
+  }
+
+  /** Every rank's `tensor` becomes `root`'s. */
+  broadcast(tensor: Tensor, root = 0): void {
+    this.#native.broadcast(tensor.native, root);
+  }
+
+  barrier(): void {
+    this.#native.barrier();
+  }
+
+  /** The sums over ranks of a few numbers (losses, token counts), in f64. */
+  sum(values: readonly number[]): number[] {
+    const buffer = Float64Array.from(values);
+    this.#native.allReduceHost(buffer);
+    return [...buffer];
+  }
+
+  async close(): Promise<void> {
+    this.#native.close();
+    await this.#server?.close();
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}

@@ -1,0 +1,81 @@
+/**
+ * The process group and the launcher with real processes: every collective over Gloo on three
+ * ranks against values worked out here, a rank that never arrives, and a rank killed mid-run.
+ */
+import { spawn } from 'node:child_process';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ProcessGroup } from '../../lib/distributed/processGroup.js';
+import { launch } from '../../lib/distributed/launch.js';
+import { DistributedError } from '../../lib/errors.js';
+import { info } from '../../lib/info.js';
+
+const worker = (name: string) => fileURLToPath(new URL(`./workers/${name}`, import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+function collect(): { stream: Writable; text: () => string } {
+  let text = '';
+  return { stream: new Writable({ write: (chunk, _, done) => ((text += chunk.toString()), done()) }), text: () => text };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe.skipIf(!info().backends.gloo.compiled)('process groups over Gloo', () => {
+  it('all-reduce, reduce-scatter, all-gather, broadcast, barrier and host sums agree with the arithmetic on 3 ranks', async () => {
+    const out = collect();
+    const result = await launch({ script: worker('collectives.mjs'), nprocPerNode: 3, stdout: out.stream, stderr: out.stream });
+    expect(result.exitCode, out.text()).toBe(0);
+    const reports = out.text().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).sort((a, b) => a.rank - b.rank);
+    expect(reports.map((r) => r.rank)).toEqual([0, 1, 2]);
+    const world = 3;
+    for (const r of reports) {
+      // Σ_rank (rank + 1)(i + 1) = 6 (i + 1)
+      expect(r.summed).toEqual([6, 12, 18, 24, 30]);
+      // mean_rank (10 rank + i) = 10 + i
+      r.averaged.forEach((v: number, i: number) => expect(v).toBeCloseTo(10 + i, 5));
+      // chunk r of Σ_rank (i + rank): element i of the whole is 3i + 3
+      expect(r.scattered).toEqual([0, 1].map((j) => 3 * (2 * r.rank + j) + 3));
+      expect(r.gathered).toEqual(Array.from({ length: 3 * world }, (_, i) => i));
+      expect(r.broadcast).toEqual([0.5, 1.5, 2.5, 3.5]);
+      expect(r.sums[0]).toBe(0 + 1 + 2);
+      expect(r.sums[1]).toBeCloseTo(0.3, 12);
+    }
+  }, 60_000);
+
+  it('a rank that never arrives is a DistributedError after the timeout, not a hang', async () => {
+    const started = Date.now();
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    await expect(ProcessGroup.init({ rank: 0, worldSize: 2, localRank: 0, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 1500 })).rejects.toThrow(DistributedError);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  }, 30_000);
+
+  it('wsi-vqa launch: killing one rank stops the others, exits non-zero naming the rank, and leaves no process behind', async () => {
+    const launcher = spawn(process.execPath, [CLI, 'launch', '--nproc-per-node', '3', worker('barrierLoop.mjs')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    launcher.stderr.on('data', (chunk) => (stderr += chunk));
+    const pids = await new Promise<number[]>((resolve, reject) => {
+      launcher.stdout.on('data', (chunk) => {
+        stdout += chunk;
+        const ready = [...stdout.matchAll(/ready (\d+) (\d+)/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+        if (ready.length === 3) resolve(ready.sort((a, b) => a[0] - b[0]).map(([, pid]) => pid));
+      });
+      launcher.on('exit', () => reject(new Error(`the launcher ended early:\n${stdout}\n${stderr}`)));
+    });
+    const killed = Date.now();
+    process.kill(pids[1], 'SIGKILL');
+    const code = await new Promise<number | null>((resolve) => launcher.on('exit', (c) => resolve(c)));
+    expect(Date.now() - killed).toBeLessThan(20_000);
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/rank 1 was killed by SIGKILL; the other ranks were stopped/);
+    expect(pids.filter(alive)).toEqual([]);
+  }, 60_000);
+});
