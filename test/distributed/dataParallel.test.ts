@@ -3,9 +3,11 @@
  * `wsi-vqa train` that meet over Gloo, each on half of every global batch, with and without
  * ZeRO-1. They must end (after one step, and after ten) with the weights and optimizer state of
  * one process on the whole batch. Only the order of floating-point sums differs, so the weights
- * agree to float32 rounding, amplified a little by Adam's division by √v.
+ * agree to float32 rounding, amplified a little by Adam's division by √v. A resumed ZeRO-1 run
+ * ends bit for bit where the uninterrupted one did.
  */
 import { execFile } from 'node:child_process';
+import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -37,7 +39,7 @@ async function largestDifference(a: string, b: string, files: string[]): Promise
 }
 
 describe.skipIf(!info().backends.gloo.compiled)('data-parallel training over Gloo', () => {
-  it('two ranks (with and without ZeRO-1) end one and ten steps with the weights of one rank on the same global batch', async () => {
+  it('two ranks (with and without ZeRO-1) end one and ten steps with the weights of one rank on the same global batch, and resume exactly', async () => {
     const root = tempDir();
     const seed = Number(process.env.TEST_SEED ?? Date.now() % 1000);
     console.log(`data-parallel test seed ${seed}`);
@@ -62,6 +64,11 @@ describe.skipIf(!info().backends.gloo.compiled)('data-parallel training over Glo
         expect(difference).toBeLessThan(TOLERANCE);
       }
     }
+    // Every rank resumes: drop the ZeRO-1 run's last five checkpoints, resume, end where it ended.
+    await rename(join(zero, 'final'), join(root, 'zero1-final'));
+    for (let step = 6; step < 10; step++) await rm(join(zero, `step-${step}`), { recursive: true });
+    await run(process.execPath, [CLI, 'launch', '--nproc-per-node', '2', CLI, '--', ...train(zero, 2), '--zero1', '--resume']);
+    expect(await largestDifference(join(root, 'zero1-final'), join(zero, 'final'), files)).toBe(0);
     // The weights moved: the comparison is not between two untouched models.
     expect(await largestDifference(join(single, 'step-1'), join(single, 'final'), ['projector.safetensors'])).toBeGreaterThan(1e-3);
   }, 300_000);
