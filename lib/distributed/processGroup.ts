@@ -32,22 +32,37 @@ export interface ProcessGroupOptions extends Rendezvous {
 }
 
 /**
- * The rendezvous of this process from torchrun's variables, or undefined when `WORLD_SIZE` is
- * not set (a single-process run). Malformed values are a DistributedError naming the variable.
+ * The rendezvous of this process from torchrun's variables (`RANK`, `WORLD_SIZE`, `LOCAL_RANK`,
+ * `MASTER_ADDR`, `MASTER_PORT`), or else from Slurm's (`SLURM_PROCID`, `SLURM_NTASKS`,
+ * `SLURM_LOCALID`, with `MASTER_ADDR` set by the job script when it spans nodes). Undefined for a
+ * single process. Malformed values are a DistributedError naming the variable.
  */
 export function rendezvousFromEnv(env: NodeJS.ProcessEnv = process.env): Rendezvous | undefined {
-  if (env.WORLD_SIZE === undefined) return undefined;
-  const integer = (name: string, fallback?: number): number => {
-    const text = env[name];
+  const slurm = env.WORLD_SIZE === undefined;
+  const name = (torchrun: string, slurmName: string) => (slurm ? slurmName : torchrun);
+  const integer = (variable: string, fallback?: number): number => {
+    const text = env[variable];
     if (text === undefined && fallback !== undefined) return fallback;
     const value = Number(text);
-    if (text === undefined || !Number.isSafeInteger(value) || value < 0) throw new DistributedError(`${name}=${text ?? '(unset)'} is not a non-negative integer`);
+    if (text === undefined || !/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value)) throw new DistributedError(`${variable}=${text ?? '(unset)'} is not a non-negative integer`);
     return value;
   };
-  const worldSize = integer('WORLD_SIZE');
-  const rank = integer('RANK');
-  if (worldSize < 1 || rank >= worldSize) throw new DistributedError(`RANK=${rank} is not in [0, WORLD_SIZE=${worldSize})`);
-  return { rank, worldSize, localRank: integer('LOCAL_RANK', rank), masterAddr: env.MASTER_ADDR ?? '127.0.0.1', masterPort: integer('MASTER_PORT', 29500) };
+  const sizeVariable = name('WORLD_SIZE', 'SLURM_NTASKS');
+  if (env[sizeVariable] === undefined) return undefined;
+  const worldSize = integer(sizeVariable);
+  if (slurm && worldSize <= 1) return undefined;
+  const rank = integer(name('RANK', 'SLURM_PROCID'));
+  if (worldSize < 1 || rank >= worldSize) throw new DistributedError(`${name('RANK', 'SLURM_PROCID')}=${rank} is not in [0, ${sizeVariable}=${worldSize})`);
+  if (slurm && env.MASTER_ADDR === undefined && integer('SLURM_NNODES', 1) > 1) {
+    throw new DistributedError('a Slurm job over several nodes needs MASTER_ADDR: the first node\'s host, e.g. export MASTER_ADDR=$(scontrol show hostnames "$SLURM_NODELIST" | head -n 1)');
+  }
+  return {
+    rank,
+    worldSize,
+    localRank: integer(name('LOCAL_RANK', 'SLURM_LOCALID'), rank),
+    masterAddr: env.MASTER_ADDR ?? '127.0.0.1',
+    masterPort: integer('MASTER_PORT', 29500),
+  };
 }
 
 export class ProcessGroup {

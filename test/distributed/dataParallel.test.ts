@@ -53,8 +53,8 @@ describe.skipIf(!info().backends.gloo.compiled)('data-parallel training over Glo
     const ddp = join(root, 'ddp');
     const zero = join(root, 'zero1');
     await run(process.execPath, [CLI, ...train(single, 4)]);
-    await run(process.execPath, [CLI, 'launch', '--nproc-per-node', '2', CLI, '--', ...train(ddp, 2)]);
-    await run(process.execPath, [CLI, 'launch', '--nproc-per-node', '2', CLI, '--', ...train(zero, 2), '--zero1']);
+    await run(process.execPath, [CLI, 'launch', '--nproc-per-node', '2', 'wsi-vqa', '--', ...train(ddp, 2)]);
+    await run(process.execPath, [CLI, 'launch', '--nproc-per-node', '2', 'wsi-vqa', '--', ...train(zero, 2), '--zero1']);
 
     const files = ['projector.safetensors', 'llm/model.safetensors', 'optimizer.safetensors'];
     for (const run of [ddp, zero]) {
@@ -67,7 +67,7 @@ describe.skipIf(!info().backends.gloo.compiled)('data-parallel training over Glo
     // Every rank resumes: drop the ZeRO-1 run's last five checkpoints, resume, end where it ended.
     await rename(join(zero, 'final'), join(root, 'zero1-final'));
     for (let step = 6; step < 10; step++) await rm(join(zero, `step-${step}`), { recursive: true });
-    await run(process.execPath, [CLI, 'launch', '--nproc-per-node', '2', CLI, '--', ...train(zero, 2), '--zero1', '--resume']);
+    await run(process.execPath, [CLI, 'launch', '--nproc-per-node', '2', 'wsi-vqa', '--', ...train(zero, 2), '--zero1', '--resume']);
     expect(await largestDifference(join(root, 'zero1-final'), join(zero, 'final'), files)).toBe(0);
     // The weights moved: the comparison is not between two untouched models.
     expect(await largestDifference(join(single, 'step-1'), join(single, 'final'), ['projector.safetensors'])).toBeGreaterThan(1e-3);
