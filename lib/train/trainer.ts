@@ -65,7 +65,7 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
   const params = task.parameters();
   const group = options.group;
   const leader = (group?.rank ?? 0) === 0;
-  for (const { value } of group ? params : []) group!.broadcast(value, 0);
+  if (group) for (const { value } of params) group.broadcast(value, 0);
   const optimizer: TrainOptimizer = group && options.zero1 ? new ShardedAdamW(params, group) : new AdamW(params, group);
   let state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, totalSteps, config };
   let history: StepMetrics[] = [];
@@ -91,13 +91,12 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
   const save = async (name: string) => {
     const optimizerState = optimizer.stateTensors();
     try {
-      const written = leader
+      checkpoint = leader
         ? await writeCheckpoint(out, name, state, async (dir) => {
             await task.saveWeights(dir);
             await writeStateDict(join(dir, OPTIMIZER_FILE), optimizerState.tensors);
           })
         : join(out, name);
-      checkpoint = written;
     } finally {
       optimizerState.dispose();
     }
@@ -153,8 +152,10 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
         [micro, lossSum, count] = [0, 0, 0];
         if (leader && config.evalEvery > 0 && state.step % config.evalEvery === 0 && task.evaluate) {
           const result = await task.evaluate();
-          if (Object.keys(result).length > 0) evaluations.push({ step: state.step, metrics: result });
-          if (Object.keys(result).length > 0) progress.log(`step ${state.step}: ${Object.entries(result).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
+          if (Object.keys(result).length > 0) {
+            evaluations.push({ step: state.step, metrics: result });
+            progress.log(`step ${state.step}: ${Object.entries(result).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
+          }
         }
         if (state.step < totalSteps && (state.step === stopAt || (config.saveEvery > 0 && state.step % config.saveEvery === 0))) await save(stepCheckpointName(state.step));
         if (state.step >= stopAt || endOfEpoch) break;
