@@ -1,6 +1,7 @@
 /**
  * The process group and the launcher with real processes: every collective over Gloo on three
- * ranks against values worked out here, a rank that never arrives, and a rank killed mid-run.
+ * ranks against values worked out here, a rank that never arrives, a NaN loss on one rank, and a
+ * rank killed mid-run.
  */
 import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
@@ -56,6 +57,15 @@ describe.skipIf(!info().backends.gloo.compiled)('process groups over Gloo', () =
     await expect(ProcessGroup.init({ rank: 0, worldSize: 2, localRank: 0, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 1500 })).rejects.toThrow(DistributedError);
     expect(Date.now() - started).toBeLessThan(15_000);
   }, 30_000);
+
+  it('a NaN loss on one rank stops every rank at that step with a TrainingError', async () => {
+    const out = collect();
+    const result = await launch({ script: worker('nanLoss.mjs'), nprocPerNode: 2, stdout: out.stream, stderr: out.stream });
+    expect(result.exitCode, out.text()).toBe(0);
+    for (const rank of [0, 1]) {
+      expect(out.text()).toContain(`rank ${rank}: TrainingError: step 2 (epoch 1): the loss summed over the ranks is NaN; stopped, the last checkpoint is intact`);
+    }
+  }, 60_000);
 
   it('wsi-vqa launch: killing one rank stops the others, exits non-zero naming the rank, and leaves no process behind', async () => {
     const launcher = spawn(process.execPath, [CLI, 'launch', '--nproc-per-node', '3', worker('barrierLoop.mjs')], { stdio: ['ignore', 'pipe', 'pipe'] });
