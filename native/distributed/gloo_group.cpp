@@ -28,7 +28,7 @@ namespace {
 // Gloo's rendezvous reads and writes addresses through our TCP store.
 class GlooStore : public gloo::rendezvous::Store {
  public:
-  GlooStore(const GroupOptions& o) : client_(o.store_host, o.store_port, o.timeout), prefix_(o.key_prefix) {}
+  explicit GlooStore(const GroupOptions& o) : client_(o.store_host, o.store_port, o.timeout), prefix_(o.key_prefix) {}
   void set(const std::string& key, const std::vector<char>& data) override { client_.set(prefix_ + key, data); }
   std::vector<char> get(const std::string& key) override { return client_.get(prefix_ + key); }
   void wait(const std::vector<std::string>& keys) override {
