@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# npm run test:sanitize — the native op tests once more, against an addon built with
-# AddressSanitizer and UndefinedBehaviorSanitizer (CPU backend: the sanitizers cannot see into
-# CUDA kernels; compute-sanitizer does that on a GPU machine).
+# npm run test:sanitize — the native op tests and the Gloo process group tests once more, against
+# an addon built with AddressSanitizer and UndefinedBehaviorSanitizer (CPU backend: the sanitizers
+# cannot see into CUDA kernels; compute-sanitizer does that on a GPU machine). The ranks that the
+# process group tests start inherit the instrumented addon through WSI_VQA_ADDON and LD_PRELOAD.
 #
 # Node itself is not instrumented, so the ASan runtime is preloaded. Leak checking is off: Node
 # keeps memory until exit on purpose, which LeakSanitizer would report as leaks of ours.
@@ -16,4 +17,4 @@ export LD_PRELOAD="$asan:$ubsan"
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export WSI_VQA_ADDON="$PWD/build-sanitize/Release/wsi_vqa.node"
-npx vitest run test/ops test/tensor.test.ts
+npx vitest run test/ops test/tensor.test.ts test/distributed/launch.test.ts
