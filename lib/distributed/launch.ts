@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { constants } from 'node:os';
 
 export interface LaunchOptions {
   /** The script every rank runs with node, and its arguments. */
@@ -71,10 +72,10 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
     return { rank, child, exited };
   });
 
-  let stopping = false;
+  let stopping: NodeJS.Signals | undefined;
   const stopAll = (signal: NodeJS.Signals) => {
     if (stopping) return;
-    stopping = true;
+    stopping = signal;
     for (const { child } of ranks) signalChild(child, signal);
     const timer = setTimeout(() => ranks.forEach(({ child }) => signalChild(child, 'SIGKILL')), options.graceMs ?? 10_000);
     timer.unref();
@@ -101,7 +102,8 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
     process.off('SIGTERM', onTerm);
   }
   if (failure) return { exitCode: failure.code && failure.code > 0 ? failure.code : 1, failure };
-  return { exitCode: stopping ? 130 : 0 };
+  // Stopped by a signal to the launcher: the shell's code for it (130 for SIGINT).
+  return { exitCode: stopping ? 128 + constants.signals[stopping] : 0 };
 }
 
 /** The message that names a failed rank, with the end of what it wrote to stderr. */

@@ -1,9 +1,9 @@
 /**
  * The process group and the launcher with real processes: every collective over Gloo on three
- * ranks against values worked out here, a rank that never arrives, a NaN loss on one rank, and a
- * rank killed mid-run.
+ * ranks against values worked out here, a rank that never arrives, a NaN loss on one rank, a rank
+ * killed mid-run, and the launcher stopped by a signal.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -27,6 +27,23 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** `wsi-vqa launch` running barrierLoop.mjs on `ranks` ranks, once every rank has said it is ready. */
+async function startBarrierLoop(ranks: number): Promise<{ launcher: ChildProcess; pids: number[]; stderr: () => string }> {
+  const launcher = spawn(process.execPath, [CLI, 'launch', '--nproc-per-node', String(ranks), worker('barrierLoop.mjs')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  launcher.stderr!.on('data', (chunk) => (stderr += chunk));
+  const pids = await new Promise<number[]>((resolve, reject) => {
+    launcher.stdout!.on('data', (chunk) => {
+      stdout += chunk;
+      const ready = [...stdout.matchAll(/ready (\d+) (\d+)/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+      if (ready.length === ranks) resolve(ready.sort((a, b) => a[0] - b[0]).map(([, pid]) => pid));
+    });
+    launcher.on('exit', () => reject(new Error(`the launcher ended early:\n${stdout}\n${stderr}`)));
+  });
+  return { launcher, pids, stderr: () => stderr };
 }
 
 describe.skipIf(!info().backends.gloo.compiled)('process groups over Gloo', () => {
@@ -67,25 +84,22 @@ describe.skipIf(!info().backends.gloo.compiled)('process groups over Gloo', () =
     }
   }, 60_000);
 
+  it('wsi-vqa launch: SIGTERM to the launcher stops every rank and exits with 143', async () => {
+    const { launcher, pids } = await startBarrierLoop(2);
+    launcher.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => launcher.on('exit', (c) => resolve(c)));
+    expect(code).toBe(143);
+    expect(pids.filter(alive)).toEqual([]);
+  }, 60_000);
+
   it('wsi-vqa launch: killing one rank stops the others, exits non-zero naming the rank, and leaves no process behind', async () => {
-    const launcher = spawn(process.execPath, [CLI, 'launch', '--nproc-per-node', '3', worker('barrierLoop.mjs')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    launcher.stderr.on('data', (chunk) => (stderr += chunk));
-    const pids = await new Promise<number[]>((resolve, reject) => {
-      launcher.stdout.on('data', (chunk) => {
-        stdout += chunk;
-        const ready = [...stdout.matchAll(/ready (\d+) (\d+)/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
-        if (ready.length === 3) resolve(ready.sort((a, b) => a[0] - b[0]).map(([, pid]) => pid));
-      });
-      launcher.on('exit', () => reject(new Error(`the launcher ended early:\n${stdout}\n${stderr}`)));
-    });
+    const { launcher, pids, stderr } = await startBarrierLoop(3);
     const killed = Date.now();
     process.kill(pids[1], 'SIGKILL');
     const code = await new Promise<number | null>((resolve) => launcher.on('exit', (c) => resolve(c)));
     expect(Date.now() - killed).toBeLessThan(20_000);
     expect(code).not.toBe(0);
-    expect(stderr).toMatch(/rank 1 was killed by SIGKILL; the other ranks were stopped/);
+    expect(stderr()).toMatch(/rank 1 was killed by SIGKILL; the other ranks were stopped/);
     expect(pids.filter(alive)).toEqual([]);
   }, 60_000);
 });
