@@ -22,6 +22,8 @@ export * from './layers.js';
 export * from './projector.js';
 export * from './crossEntropy.js';
 export * from './moe.js';
+export * from './compressorState.js';
+export * from './projectorState.js';
 export * from './model/index.js';
 export * from './qwen3Ops.js';
 export * from './train/index.js';
