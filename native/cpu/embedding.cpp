@@ -1,4 +1,4 @@
-// The token embedding and its backward, and row puts, on the CPU (wsi/ops/qwen3.h).
+// The token embedding and its backward on the CPU (wsi/ops/qwen3.h).
 #include <vector>
 
 #include "convert.h"
@@ -38,21 +38,6 @@ void embedding_backward(const EmbeddingBackwardArgs& args, const ExecContext&) {
       load_f32(args.dy, r * width + begin, end - begin, dy.data());
       float* out = dtable + int64_t(ids[r]) * width + begin;
       for (size_t j = 0; j < dy.size(); ++j) out[j] += dy[j];
-    }
-  });
-}
-
-void put_rows(const PutRowsArgs& args, const ExecContext&) {
-  const int64_t rows = args.index.dim(0), targets = args.out.dim(0), width = args.out.dim(1);
-  const int32_t* index = args.index.as<int32_t>();
-  for (int64_t i = 0; i < rows; ++i)
-    WSI_CHECK(index[i] >= 0 && index[i] < targets, ErrorCode::ShapeMismatch, "put_rows: index[", i, "] = ", index[i],
-              " is outside the ", targets, " rows of 'out'");
-  parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(width, 1)), [&](int64_t begin, int64_t end) {
-    std::vector<float> row(static_cast<size_t>(width));
-    for (int64_t i = begin; i < end; ++i) {
-      load_f32(args.x, i * width, width, row.data());
-      store_f32(row.data(), args.out, int64_t(index[i]) * width, width);
     }
   });
 }

@@ -1,5 +1,5 @@
-// Moving rows: swapping the two leading axes of (A, B, D), gathering rows by index, scattering
-// them back into a zeroed matrix.
+// Moving rows: swapping the two leading axes of (A, B, D), gathering rows by index, putting rows
+// at given indices, and scattering them into a zeroed matrix (zero, then put).
 #include <vector>
 
 #include "convert.h"
@@ -25,6 +25,15 @@ void copy_row(const Tensor& from, int64_t from_row, const Tensor& to, int64_t to
   store_f32(line.data(), to, to_row * width, width);
 }
 
+// to[idx[i], :] = from[i, :] for every row i of from.
+void put_indexed_rows(const Tensor& from, const Tensor& to, const int32_t* idx) {
+  const int64_t h = from.dim(1);
+  parallel_for(from.dim(0), std::max<int64_t>(1, 16384 / std::max<int64_t>(h, 1)), [&](int64_t begin, int64_t end) {
+    std::vector<float> line(static_cast<size_t>(h));
+    for (int64_t i = begin; i < end; ++i) copy_row(from, i, to, idx[i], h, line);
+  });
+}
+
 }  // namespace
 
 void swap_axes01(const SwapAxes01Args& args, const ExecContext&) {
@@ -44,15 +53,14 @@ void gather_rows(const GatherRowsArgs& args, const ExecContext&) {
   });
 }
 
-void scatter_rows(const ScatterRowsArgs& args, const ExecContext&) {
+void put_rows(const PutRowsArgs& args, const ExecContext&) {
+  put_indexed_rows(args.x, args.out, checked_index("put_rows", args.index, args.out.dim(0)));
+}
+
+void scatter_rows(const ScatterRowsArgs& args, const ExecContext& ctx) {
   const int32_t* idx = checked_index("scatter_rows", args.index, args.out.dim(0));
-  const int64_t h = args.x.dim(1);
-  std::vector<float> zeros(size_t(args.out.dim(1)), 0.0f);
-  for (int64_t r = 0; r < args.out.dim(0); ++r) store_f32(zeros.data(), args.out, r * h, h);
-  parallel_for(args.x.dim(0), std::max<int64_t>(1, 16384 / std::max<int64_t>(h, 1)), [&](int64_t begin, int64_t end) {
-    std::vector<float> line(static_cast<size_t>(h));
-    for (int64_t i = begin; i < end; ++i) copy_row(args.x, i, args.out, idx[i], h, line);
-  });
+  fill(FillArgs{args.out, 0.0f}, ctx);
+  put_indexed_rows(args.x, args.out, idx);
 }
 
 }  // namespace wsi::cpu

@@ -1,9 +1,13 @@
 // Moving rows on the GPU, one element per thread in grid-stride loops:
 //   swap_axes01:  out (B, A, D)[b, a, :] = x (A, B, D)[a, b, :]
 //   gather_rows:  out (M, H)[i, :] = x (T, H)[index[i], :]
-//   scatter_rows: out (T, H) = 0, then out[index[i], :] = x (M, H)[i, :]
-// An index outside the rows is skipped on the GPU (the CPU backend reports it); callers build
-// indices on the host, where lib/ checks them.
+//   put_rows:     out[index[i], :] = x (M, H)[i, :], other rows kept
+//   scatter_rows: out (T, H) = 0, then as put_rows
+// put_rows checks its index on the host and names a bad entry; in the others an index outside
+// the rows is skipped on the GPU (the CPU backend reports it): their callers build indices on the
+// host, where lib/ checks them.
+#include <vector>
+
 #include "check.h"
 #include "convert.cuh"
 #include "ops.h"
@@ -43,6 +47,16 @@ __global__ void zero_kernel(void* out, DType dtype, int64_t n) {
 
 }  // namespace
 
+void check_indices_on_host(const char* op, const char* name, const Tensor& index, int64_t rows, int32_t lowest,
+                           cudaStream_t stream) {
+  std::vector<int32_t> host(static_cast<size_t>(index.dim(0)));
+  WSI_CUDA_CHECK(cudaMemcpyAsync(host.data(), index.data, host.size() * sizeof(int32_t), cudaMemcpyDeviceToHost, stream));
+  WSI_CUDA_CHECK(cudaStreamSynchronize(stream));
+  for (size_t r = 0; r < host.size(); ++r)
+    WSI_CHECK(host[r] >= lowest && host[r] < rows, ErrorCode::ShapeMismatch, op, ": ", name, "[", r, "] = ", host[r],
+              " is outside the ", rows, " rows");
+}
+
 void swap_axes01(const SwapAxes01Args& args, const ExecContext& ctx) {
   cudaStream_t stream = prepare(ctx);
   const int64_t n = args.x.numel();
@@ -58,6 +72,16 @@ void gather_rows(const GatherRowsArgs& args, const ExecContext& ctx) {
   if (m * h == 0) return;
   move_rows_kernel<<<blocks_for(m * h, kThreads), kThreads, 0, stream>>>(
       args.out.data, args.out.dtype, args.x.data, args.x.dtype, args.index.as<int32_t>(), m, h, args.x.dim(0), false);
+  WSI_CUDA_CHECK_LAUNCH();
+}
+
+void put_rows(const PutRowsArgs& args, const ExecContext& ctx) {
+  cudaStream_t stream = prepare(ctx);
+  const int64_t m = args.x.dim(0), h = args.x.dim(1);
+  if (m * h == 0) return;
+  check_indices_on_host("put_rows", "index", args.index, args.out.dim(0), 0, stream);
+  move_rows_kernel<<<blocks_for(m * h, kThreads), kThreads, 0, stream>>>(
+      args.out.data, args.out.dtype, args.x.data, args.x.dtype, args.index.as<int32_t>(), m, h, args.out.dim(0), true);
   WSI_CUDA_CHECK_LAUNCH();
 }
 
