@@ -9,7 +9,6 @@
 Skips cleanly (exit 0, a message) where PyTorch or a CUDA device is missing.
 """
 import sys
-import time
 
 try:
     import torch
@@ -23,19 +22,7 @@ if not torch.cuda.is_available():
     sys.exit(0)
 
 DEVICE = "cuda"
-
-
-def timed(fn, repeats=10):
-    """Median milliseconds of fn() over `repeats` runs after one warm-up."""
-    fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append((time.perf_counter() - start) * 1e3)
-    return sorted(times)[len(times) // 2]
+from torch_timing import timed  # noqa: E402 (after the checks above)
 
 
 def attention(tokens, hq=32, hkv=8, d=128):

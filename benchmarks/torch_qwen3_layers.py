@@ -2,9 +2,7 @@
 128, MLP 9728), timed the same way (median of runs after a warm-up, synchronised), and the ratio
 ours / PyTorch from build/bench/qwen3-layers.json. Skips without PyTorch or a GPU."""
 import json
-import statistics
 import sys
-import time
 
 try:
     import torch
@@ -16,18 +14,7 @@ if not torch.cuda.is_available():
 ours = json.load(open("build/bench/qwen3-layers.json"))
 T, HIDDEN, HEADS, HEAD_DIM, MLP = ours["tokens"], 2560, 32, 128, 9728
 dev, dt = "cuda", torch.bfloat16
-
-
-def timed(fn, repeats=20):
-    fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+from torch_timing import timed  # noqa: E402 (after the checks above)
 
 
 def rms_norm():
@@ -36,7 +23,7 @@ def rms_norm():
     def run():
         h = x.float()
         return (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + 1e-6)).to(dt) * w  # transformers' Qwen3RMSNorm
-    return timed(run)
+    return timed(run, 20)
 
 
 def rope():
@@ -48,20 +35,20 @@ def rope():
     def run():
         half = torch.cat((-q[..., HEAD_DIM // 2:], q[..., : HEAD_DIM // 2]), -1)
         return q * cos + half * sin  # transformers' apply_rotary_pos_emb
-    return timed(run)
+    return timed(run, 20)
 
 
 def swiglu():
     g = torch.randn(T, MLP, device=dev, dtype=dt)
     u = torch.randn(T, MLP, device=dev, dtype=dt)
-    return timed(lambda: torch.nn.functional.silu(g) * u)
+    return timed(lambda: torch.nn.functional.silu(g) * u, 20)
 
 
 def adamw():
     p = torch.nn.Parameter(torch.randn(MLP, HIDDEN, device=dev, dtype=torch.float32))
     p.grad = torch.randn_like(p)
     opt = torch.optim.AdamW([p], lr=1e-5, fused=True)
-    return timed(opt.step)
+    return timed(opt.step, 20)
 
 
 baselines = {"rms_norm": rms_norm(), "rope": rope(), "swiglu": swiglu(), "adamw": adamw()}
