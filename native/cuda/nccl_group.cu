@@ -90,7 +90,7 @@ class NcclGroup : public ProcessGroup {
   }
 
   void broadcast(const Tensor& t, int root) override {
-    WSI_CHECK(t.device == device(), ErrorCode::Unsupported, "the nccl group works on ", device().str(), " tensors, got ", t.describe());
+    check_broadcast(*this, world_size_, t, root);
     WSI_CUDA_CHECK(cudaSetDevice(device_));
     check(nccl().broadcast(t.data, t.data, t.nbytes(), ncclUint8, root, comm_, nullptr), "broadcast");
   }

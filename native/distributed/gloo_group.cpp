@@ -84,14 +84,7 @@ class GlooGroup : public ProcessGroup {
     check_all_reduce(*this, t);
     float* data = t.as<float>();
     const size_t n = size_t(t.numel());
-    run("all_reduce", [&] {
-      gloo::AllreduceOptions opts(context_);
-      opts.setOutput(data, n);
-      opts.setReduceFunction(static_cast<void (*)(void*, const void*, const void*, size_t)>(&gloo::sum<float>));
-      opts.setTag(next_tag());
-      opts.setTimeout(timeout_);
-      gloo::allreduce(opts);
-    });
+    sum_in_place(data, n);
     if (op == ReduceOp::Avg) scale(data, n, 1.0f / float(world_size_));
   }
 
@@ -118,8 +111,7 @@ class GlooGroup : public ProcessGroup {
   }
 
   void broadcast(const Tensor& t, int root) override {
-    WSI_CHECK(t.device.is_cpu(), ErrorCode::Unsupported, "the gloo group broadcasts CPU tensors, got ", t.describe());
-    WSI_CHECK(root >= 0 && root < world_size_, ErrorCode::ShapeMismatch, "broadcast root ", root, " is not a rank of ", world_size_);
+    check_broadcast(*this, world_size_, t, root);
     run("broadcast", [&] {
       gloo::BroadcastOptions opts(context_);
       opts.setOutput(static_cast<char*>(t.data), t.nbytes());
@@ -139,18 +131,20 @@ class GlooGroup : public ProcessGroup {
     });
   }
 
-  void all_reduce_host(double* values, size_t count) override {
+  void all_reduce_host(double* values, size_t count) override { sum_in_place(values, count); }
+
+ private:
+  template <class T>
+  void sum_in_place(T* data, size_t n) {
     run("all_reduce", [&] {
       gloo::AllreduceOptions opts(context_);
-      opts.setOutput(values, count);
-      opts.setReduceFunction(static_cast<void (*)(void*, const void*, const void*, size_t)>(&gloo::sum<double>));
+      opts.setOutput(data, n);
+      opts.setReduceFunction(static_cast<void (*)(void*, const void*, const void*, size_t)>(&gloo::sum<T>));
       opts.setTag(next_tag());
       opts.setTimeout(timeout_);
       gloo::allreduce(opts);
     });
   }
-
- private:
   static void scale(float* data, size_t n, float factor) {
     for (size_t i = 0; i < n; ++i) data[i] *= factor;
   }

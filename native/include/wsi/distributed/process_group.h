@@ -53,9 +53,11 @@ std::unique_ptr<ProcessGroup> connect_nccl(const GroupOptions& options, int devi
 std::vector<char> nccl_unique_id();
 bool gloo_compiled();
 
-// Checks shared by every backend: f32 for reductions, sizes that fit the world size.
+// Checks shared by every backend: the group's device, f32 for reductions, sizes that fit the
+// world size, a root that is a rank.
 void check_all_reduce(const ProcessGroup& group, const Tensor& t);
 void check_reduce_scatter(const ProcessGroup& group, int world_size, const Tensor& in, const Tensor& out);
 void check_all_gather(const ProcessGroup& group, int world_size, const Tensor& in, const Tensor& out);
+void check_broadcast(const ProcessGroup& group, int world_size, const Tensor& t, int root);
 
 }  // namespace wsi::dist
