@@ -62,9 +62,8 @@ export class ShardedAdamW implements TrainOptimizer {
 class Partition {
   readonly group: ProcessGroup;
   readonly shardGrad: Tensor;
-  readonly #params: TrainableParameter[];
-  /** Every parameter's views into the flat buffers. */
-  readonly #views: { param: TrainableParameter; value: Tensor; grad: Tensor }[];
+  /** Every parameter, where it lies in the flat buffers, and its views of them. */
+  readonly #views: { param: TrainableParameter; start: number; end: number; value: Tensor; grad: Tensor }[];
   readonly #flatValue: Tensor;
   readonly #flatGrad: Tensor;
   readonly #shardValue: Tensor;
@@ -75,7 +74,6 @@ class Partition {
 
   constructor(params: TrainableParameter[], group: ProcessGroup) {
     this.group = group;
-    this.#params = params;
     const { device, dtype } = params[0].value;
     const total = params.reduce((n, p) => n + p.value.numel, 0);
     this.#shard = Math.ceil(total / group.worldSize);
@@ -84,16 +82,14 @@ class Partition {
     this.#flatGrad = Tensor.zeros([padded], { device });
     let offset = 0;
     this.#views = params.map((param) => {
-      const n = param.value.numel;
-      using value = this.#flatValue.narrow(offset, offset + n);
-      using grad = this.#flatGrad.narrow(offset, offset + n);
-      offset += n;
-      return { param, value: value.reshape(param.value.shape), grad: grad.reshape(param.value.shape) };
+      const [start, end] = [offset, offset + param.value.numel];
+      offset = end;
+      using value = this.#flatValue.narrow(start, end);
+      using grad = this.#flatGrad.narrow(start, end);
+      return { param, start, end, value: value.reshape(param.value.shape), grad: grad.reshape(param.value.shape) };
     });
-    for (const { param, value } of this.#views) scale(param.value, 1, { out: value });
-    using mine = this.#flatValue.narrow(group.rank * this.#shard, (group.rank + 1) * this.#shard);
     this.#shardValue = Tensor.empty([this.#shard], { dtype, device });
-    scale(mine, 1, { out: this.#shardValue });
+    this.#takeParameters();
     this.shardGrad = Tensor.zeros([this.#shard], { device });
     this.#m = Tensor.zeros([this.#shard], { device });
     this.#v = Tensor.zeros([this.#shard], { device });
@@ -116,53 +112,58 @@ class Partition {
 
   /** The full moments (and master weights) gathered from every rank, as per-parameter views. */
   gatherState(): OptimizerState {
-    const kinds = [['m', this.#m], ['v', this.#v], ...(this.#master ? [['master', this.#master] as const] : [])] as const;
-    const fulls: Tensor[] = [];
+    const owned: Tensor[] = [];
     const tensors = new Map<string, Tensor>();
-    for (const [key, shard] of kinds) {
+    for (const [key, shard] of this.#stateShards()) {
       const full = Tensor.empty([this.#shard * this.group.worldSize], { device: shard.device });
       this.group.allGather(shard, full);
-      fulls.push(full);
-      this.#eachRange((param, start, end) => {
+      owned.push(full);
+      for (const { param, start, end } of this.#views) {
         using flat = full.narrow(start, end);
         const view = flat.reshape(param.value.shape);
-        fulls.push(view);
+        owned.push(view);
         tensors.set(`${key}.${param.name}`, view);
-      });
+      }
     }
-    return { tensors, dispose: () => fulls.forEach((t) => t.dispose()) };
+    return { tensors, dispose: () => owned.forEach((t) => t.dispose()) };
   }
 
+  /** This rank's shard of the saved state, and of the weights the task has just loaded. */
   load(stored: ReadonlyMap<string, StoredTensor>, path: string): void {
     const device = this.#m.device;
-    const kinds = [['m', this.#m], ['v', this.#v], ...(this.#master ? [['master', this.#master] as const] : [])] as const;
-    for (const [key, shard] of kinds) {
+    for (const [key, shard] of this.#stateShards()) {
       using full = Tensor.zeros([this.#shard * this.group.worldSize], { device });
-      this.#eachRange((param, start, end) => {
+      for (const { param, start, end } of this.#views) {
         using loaded = stateTensor(stored, `${key}.${param.name}`, param.value.shape, path, { device });
         using flat = full.narrow(start, end);
         using view = flat.reshape(param.value.shape);
         scale(loaded, 1, { out: view });
-      });
-      using mine = full.narrow(this.group.rank * this.#shard, (this.group.rank + 1) * this.#shard);
+      }
+      using mine = this.#mine(full);
       scale(mine, 1, { out: shard });
     }
-    // The weights were loaded into the parameters by the task: take this rank's shard of them.
-    for (const { param, value } of this.#views) scale(param.value, 1, { out: value });
-    using mine = this.#flatValue.narrow(this.group.rank * this.#shard, (this.group.rank + 1) * this.#shard);
-    scale(mine, 1, { out: this.#shardValue });
-  }
-
-  #eachRange(visit: (param: TrainableParameter, start: number, end: number) => void): void {
-    let offset = 0;
-    for (const param of this.#params) {
-      visit(param, offset, offset + param.value.numel);
-      offset += param.value.numel;
-    }
+    this.#takeParameters();
   }
 
   dispose(): void {
     for (const { value, grad } of this.#views) [value, grad].forEach((t) => t.dispose());
     for (const t of [this.#flatValue, this.#flatGrad, this.#shardValue, this.shardGrad, this.#m, this.#v, this.#master]) t?.dispose();
+  }
+
+  /** The parameters into the flat buffer, and this rank's part of it into its shard. */
+  #takeParameters(): void {
+    for (const { param, value } of this.#views) scale(param.value, 1, { out: value });
+    using mine = this.#mine(this.#flatValue);
+    scale(mine, 1, { out: this.#shardValue });
+  }
+
+  /** This rank's shard of a flat buffer, as a view. */
+  #mine(flat: Tensor): Tensor {
+    return flat.narrow(this.group.rank * this.#shard, (this.group.rank + 1) * this.#shard);
+  }
+
+  /** The state this rank keeps, by the name prefix it is saved under. */
+  #stateShards(): [string, Tensor][] {
+    return [['m', this.#m], ['v', this.#v], ...(this.#master ? [['master', this.#master] as [string, Tensor]] : [])];
   }
 }
