@@ -108,7 +108,7 @@ export const BENCH_SPECS: BenchSpec[] = [
   },
   {
     op: 'adamw',
-    cases: (tokens, device, dtype) => {
+    cases: (_tokens, device, dtype) => {
       // One layer's MLP weights (the op is per parameter tensor; T does not enter).
       const shape = [intermediate, hidden];
       const zeros = () => Tensor.zeros(shape, { device });

@@ -48,8 +48,6 @@ export class AllowedGlobal {
   ) {}
 }
 
-const MARK = Symbol('mark');
-
 /** Opcodes of the binary protocols (see CPython's Lib/pickletools.py). */
 const Op = {
   MARK: 0x28, // (

@@ -96,8 +96,7 @@ export class CompressorClassifierTask implements TrainTask<SlideLabelBatch> {
 
   async forwardBackward(batch: SlideLabelBatch, context: StepContext): Promise<{ lossSum: number; count: number }> {
     const slides = batch.labels.length;
-    const device = this.head.device;
-    using x = Tensor.from(batch.features.subarray(0, batch.offsets[slides] * 1024), [batch.offsets[slides], 1024], { device });
+    using x = this.#features(batch);
     const seed = (context.seed * 1_000_003 + context.step * 1009 + context.micro + (context.rank ?? 0) * 7_919_113) % 2 ** 31;
     const { out, auxLoss, saved } = this.compressor.forward(x, batch.offsets, { training: true, seed });
     using slots = out;
@@ -127,7 +126,7 @@ export class CompressorClassifierTask implements TrainTask<SlideLabelBatch> {
   predict(batch: SlideLabelBatch): number[] {
     const slides = batch.labels.length;
     const device = this.head.device;
-    using x = Tensor.from(batch.features.subarray(0, batch.offsets[slides] * 1024), [batch.offsets[slides], 1024], { device });
+    using x = this.#features(batch);
     using slots = this.compressor.forward(x, batch.offsets).out;
     using pooled = this.#pool(slots);
     using logits = matmul(pooled, this.head, { transB: true, out: Tensor.empty([slides, this.classes.length], { device }) });
@@ -156,6 +155,12 @@ export class CompressorClassifierTask implements TrainTask<SlideLabelBatch> {
     const headFile = join(dir, CLASSIFIER_FILE);
     using head = stateTensor(await readStateDict(headFile), 'weight', this.head.shape, headFile, { device: this.head.device });
     scale(head, 1, { out: this.head });
+  }
+
+  /** The batch's patch features, every slide's rows one after another, on the head's device. */
+  #features(batch: SlideLabelBatch): Tensor {
+    const rows = batch.offsets[batch.labels.length];
+    return Tensor.from(batch.features.subarray(0, rows * 1024), [rows, 1024], { device: this.head.device });
   }
 
   /** The mean of each slide's K slot tokens: (S, K, D) → (S, D). */

@@ -27,7 +27,7 @@ describe.each(backends().filter((b) => b.available))('generation on $device', ({
     const recomputed = generate(model, batch, { maxNewTokens: 12, stopTokens: [], cache: false });
     expect(cached).toEqual(recomputed);
     expect(new Set(cached.flat()).size).toBeGreaterThan(3);
-    prompts.forEach((ids, i) => expect(generate(model, [batch[i]], { maxNewTokens: 12, stopTokens: [] })[0], `prompt ${i}`).toEqual(cached[i]));
+    prompts.forEach((_, i) => expect(generate(model, [batch[i]], { maxNewTokens: 12, stopTokens: [] })[0], `prompt ${i}`).toEqual(cached[i]));
   });
 
   it('samples reproducibly from a seed, streams every token, and stops at a stop token', () => {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { toFloat32 } from '../../lib/io/storedTensor.js';
 import { ActivationArena } from '../../lib/model/activationArena.js';
 import { Qwen3Model, randomQwen3Weights, releaseForward, tinyQwen3Config } from '../../lib/model/index.js';
-import { layerActivationElements, layerBackward, layerBackwardElements, layerForward, releaseActivations } from '../../lib/model/qwen3Layer.js';
+import { layerActivationElements, layerBackward, layerBackwardElements, layerForward } from '../../lib/model/qwen3Layer.js';
 import { adamw } from '../../lib/qwen3Ops.js';
 import { Tensor } from '../../lib/tensor.js';
 import { backends } from '../ops/harness.js';

@@ -296,7 +296,7 @@ export const qwen3GradientCases: GradientCase[] = [
     params: { x: { shape: [2, 3, 2, 8] } },
     outShape: [2, 3, 2, 8],
     forward: (p) => ropeRef(p.x, Float64Array.of(5, 6, 7, 0, 1, 2), 2, 8, false),
-    backward: (p, dy) => {
+    backward: (_, dy) => {
       using positions = Tensor.from(Int32Array.of(5, 6, 7, 0, 1, 2), [2, 3], { device: dy.device });
       return { x: rope(dy, positions, THETA, { inverse: true }) };
     },
