@@ -1,7 +1,8 @@
 /**
- * Gradients summed over ranks in buckets, as PyTorch's DistributedDataParallel does: the
- * gradients are copied into a few flat f32 buffers of about 25 MB, each summed with one
- * all-reduce and copied back. Fewer, larger collectives than one per tensor.
+ * Gradients summed over ranks in buckets, as PyTorch's DistributedDataParallel does: small
+ * gradients are copied into flat f32 buffers of about 25 MB, each summed with one all-reduce and
+ * copied back; a gradient of a bucket's size or more is summed where it lies, so the copies never
+ * cost more than the small gradients' memory.
  */
 import { scale } from '../ops.js';
 import { Tensor } from '../tensor.js';
@@ -12,7 +13,7 @@ export const BUCKET_BYTES = 25 * 2 ** 20;
 
 interface Bucket {
   buffer: Tensor;
-  /** Each gradient and its view in `buffer`. */
+  /** Each gradient and its view in `buffer`; none when `buffer` is a large gradient itself. */
   slots: { grad: Tensor; view: Tensor }[];
 }
 
@@ -29,6 +30,10 @@ export class GradientBuckets {
       [members, elements] = [[], 0];
     };
     for (const grad of grads) {
+      if (grad.numel * 4 >= bucketBytes) {
+        this.#buckets.push({ buffer: grad, slots: [] });
+        continue;
+      }
       if (elements > 0 && (elements + grad.numel) * 4 > bucketBytes) close();
       members.push(grad);
       elements += grad.numel;
@@ -47,6 +52,7 @@ export class GradientBuckets {
 
   dispose(): void {
     for (const { buffer, slots } of this.#buckets) {
+      if (slots.length === 0) continue; // a gradient of the task's, not ours
       for (const { view } of slots) view.dispose();
       buffer.dispose();
     }

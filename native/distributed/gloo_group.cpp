@@ -92,10 +92,10 @@ class GlooGroup : public ProcessGroup {
   // this rank's chunk. Twice the traffic of a ring reduce-scatter, which on the CPU is not where the time goes.
   void reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) override {
     check_reduce_scatter(*this, world_size_, in, out);
-    std::vector<float> all(in.as<float>(), in.as<float>() + in.numel());
-    Tensor whole(all.data(), DType::F32, Device::cpu(), {int64_t(all.size())});
+    scratch_.assign(in.as<float>(), in.as<float>() + in.numel());  // kept: ZeRO-1 calls this every step
+    Tensor whole(scratch_.data(), DType::F32, Device::cpu(), {int64_t(scratch_.size())});
     all_reduce(whole, op);
-    std::memcpy(out.data, all.data() + size_t(context_->rank) * size_t(out.numel()), out.nbytes());
+    std::memcpy(out.data, scratch_.data() + size_t(context_->rank) * size_t(out.numel()), out.nbytes());
   }
 
   void all_gather(const Tensor& in, const Tensor& out) override {
@@ -154,6 +154,7 @@ class GlooGroup : public ProcessGroup {
   int world_size_;
   std::chrono::milliseconds timeout_;
   uint32_t tag_ = 0;
+  std::vector<float> scratch_;  // reduce_scatter's copy of its input
 };
 
 }  // namespace

@@ -68,6 +68,17 @@ describe.skipIf(!info().backends.gloo.compiled)('process groups over Gloo', () =
     }
   }, 60_000);
 
+  it('gradient buckets sum small gradients through buckets and large ones where they lie', async () => {
+    const out = collect();
+    const result = await launch({ script: worker('buckets.mjs'), nprocPerNode: 2, stdout: out.stream, stderr: out.stream });
+    expect(result.exitCode, out.text()).toBe(0);
+    const reports = out.text().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    expect(reports).toHaveLength(2);
+    // Σ_rank (100 g + i + rank) = 2 (100 g + i) + 1
+    const expected = [3, 20, 5, 7].map((n, g) => Array.from({ length: n }, (_, i) => 2 * (100 * g + i) + 1));
+    for (const r of reports) expect(r.sums).toEqual(expected);
+  }, 60_000);
+
   it('a rank that never arrives is a DistributedError after the timeout, not a hang', async () => {
     const started = Date.now();
     const port = 20000 + Math.floor(Math.random() * 20000);
