@@ -5,7 +5,9 @@
  * reduce-scatters the gradients (each rank gets the summed gradient of its shard), steps its
  * shard, and all-gathers the parameters. The state per rank is 12/N bytes per parameter instead
  * of 12, and the saved state is the same named tensors as {@link AdamW}'s, so a checkpoint
- * resumes with any number of ranks.
+ * resumes with any number of ranks. The flat buffers are copies of the task's parameters and
+ * gradients (4 bytes per parameter for the gradients, the parameter's size for the values): the
+ * parameters do not live in them yet, so the whole saving of ZeRO-1 is not reached.
  */
 import { readSafetensors } from '../io/safetensors.js';
 import { stateTensor } from '../io/stateDict.js';
