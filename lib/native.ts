@@ -80,6 +80,9 @@ export interface NativeGroupOptions {
 /** The native handle of a process group (see `native/binding/process_group.h`). @internal */
 export interface NativeProcessGroup {
   allReduce(tensor: NativeTensor, op: 'sum' | 'avg'): void;
+  /** Starts an all-reduce; returns the handle to pass to `wait`. */
+  allReduceAsync(tensor: NativeTensor, op: 'sum' | 'avg'): number;
+  wait(handle: number): void;
   reduceScatter(input: NativeTensor, output: NativeTensor, op: 'sum' | 'avg'): void;
   allGather(input: NativeTensor, output: NativeTensor): void;
   broadcast(tensor: NativeTensor, root: number): void;

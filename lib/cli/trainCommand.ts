@@ -33,6 +33,7 @@ interface TrainFlags extends ModelFlags {
   seed: number;
   maxPatches?: number;
   zero1?: boolean;
+  bucketCapMb: number;
 }
 
 export function registerTrainCommand(program: Command): Command {
@@ -52,7 +53,8 @@ export function registerTrainCommand(program: Command): Command {
     .option('--max-patches <n>', 'patches kept per slide, evenly spaced (SlideChat keeps 10 240)', integerOption)
     .option('--seed <n>', 'data order, noise and dropout', integerOption, 0)
     .option('--resume', 'continue from the last checkpoint in --output-dir')
-    .option('--zero1', 'under wsi-vqa launch: shard the optimizer state over the ranks (ZeRO-1)');
+    .option('--zero1', 'under wsi-vqa launch: shard the optimizer state over the ranks (ZeRO-1)')
+    .option('--bucket-cap-mb <mb>', 'under wsi-vqa launch: size of the gradient buckets summed during the backward pass', numberOption, 25);
   // Stage 0 trains the compressor alone: no LLM.
   withModelOptions(command, { llmOptional: true });
   return command.action(async (flags: TrainFlags) => {
@@ -66,7 +68,7 @@ export function registerTrainCommand(program: Command): Command {
     const device = (rendezvous && flags.device.startsWith('cuda') ? `cuda:${rendezvous.localRank}` : flags.device) as Device;
     const group = rendezvous && (await ProcessGroup.init({ ...rendezvous, device }));
     const loaderOptions = { batchSize: config.batchSize, seed: config.seed, maxPatches: flags.maxPatches, rank: group?.rank, worldSize: group?.worldSize };
-    const trainOptions = { resume: flags.resume, group, zero1: flags.zero1 };
+    const trainOptions = { resume: flags.resume, group, zero1: flags.zero1, bucketBytes: flags.bucketCapMb * 2 ** 20 };
     let result: TrainResult;
     if (config.stage === 0) {
       const classes = [...new Set(samples.map((s) => s.label ?? ''))].sort();

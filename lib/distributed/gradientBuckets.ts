@@ -1,71 +1,128 @@
 /**
- * Gradients summed over ranks in buckets, as PyTorch's DistributedDataParallel does: small
- * gradients are copied into flat f32 buffers of about 25 MB, each summed with one all-reduce and
- * copied back; a gradient of a bucket's size or more is summed where it lies, so the copies never
- * cost more than the small gradients' memory.
+ * Gradients summed over ranks in buckets, as PyTorch's DistributedDataParallel does. The
+ * gradients are taken in reverse order of the parameters, the order a backward pass finishes
+ * them, and small ones are copied into flat f32 buffers of about 25 MB; a gradient of a bucket's
+ * size or more is a bucket of its own, summed where it lies, so the copies never cost more than
+ * the small gradients' memory. As the backward pass reports gradients final ({@link ready}), each
+ * bucket whose gradients all are starts its all-reduce at once and travels while the backward
+ * computes on; {@link sum} starts the rest and waits for all of them.
  */
 import { scale } from '../ops.js';
 import { Tensor } from '../tensor.js';
-import type { ProcessGroup } from './processGroup.js';
+import type { ProcessGroup, Work } from './processGroup.js';
 
 /** DDP's default bucket size. */
 export const BUCKET_BYTES = 25 * 2 ** 20;
+
+/** A gradient and the name its parameter is reported by. */
+export interface NamedGradient {
+  name: string;
+  grad: Tensor;
+}
 
 interface Bucket {
   buffer: Tensor;
   /** Each gradient and its view in `buffer`; none when `buffer` is a large gradient itself. */
   slots: { grad: Tensor; view: Tensor }[];
+  names: string[];
+  /** The names not yet reported final in this step. */
+  waiting: Set<string>;
+  work?: Work;
 }
 
 export class GradientBuckets {
   readonly #group: ProcessGroup;
   readonly #buckets: Bucket[] = [];
+  readonly #bucketOf = new Map<string, Bucket>();
 
-  constructor(group: ProcessGroup, grads: readonly Tensor[], bucketBytes = BUCKET_BYTES) {
+  constructor(group: ProcessGroup, grads: readonly NamedGradient[], bucketBytes = BUCKET_BYTES) {
     this.#group = group;
-    let members: Tensor[] = [];
+    let members: NamedGradient[] = [];
     let elements = 0;
     const close = () => {
-      if (members.length > 0) this.#buckets.push(makeBucket(members, elements));
+      if (members.length > 0) this.#add(makeBucket(members, elements));
       [members, elements] = [[], 0];
     };
-    for (const grad of grads) {
+    for (const member of [...grads].reverse()) {
+      const { grad } = member;
       if (grad.numel * 4 >= bucketBytes) {
-        this.#buckets.push({ buffer: grad, slots: [] });
+        close(); // buckets stay in backward order: each can start as soon as the backward passes it
+        this.#add({ buffer: grad, slots: [], names: [member.name], waiting: new Set() });
         continue;
       }
       if (elements > 0 && (elements + grad.numel) * 4 > bucketBytes) close();
-      members.push(grad);
+      members.push(member);
       elements += grad.numel;
     }
     close();
   }
 
-  /** Every rank's gradients become their sum over ranks. */
+  /** How many buckets the gradients fill. */
+  get size(): number {
+    return this.#buckets.length;
+  }
+
+  /** How many buckets have started their all-reduce in this step. */
+  get started(): number {
+    return this.#buckets.filter((b) => b.work).length;
+  }
+
+  /**
+   * The named gradients are final for this step: no op will add to them before {@link sum}.
+   * Every bucket they complete starts its all-reduce. Every rank must report in the same order.
+   */
+  ready(names: Iterable<string>): void {
+    for (const name of names) {
+      const bucket = this.#bucketOf.get(name);
+      if (!bucket) throw new RangeError(`no gradient '${name}' is summed over the ranks`);
+      if (!bucket.waiting.delete(name)) throw new Error(`the gradient '${name}' was reported final twice in one step`);
+      if (bucket.waiting.size === 0) this.#start(bucket);
+    }
+  }
+
+  /** Every rank's gradients become their sum over ranks; the next step's reports begin afresh. */
   sum(): void {
-    for (const { buffer, slots } of this.#buckets) {
-      for (const { grad, view } of slots) scale(grad, 1, { out: view });
-      this.#group.allReduce(buffer, 'sum');
-      for (const { grad, view } of slots) scale(view, 1, { out: grad });
+    for (const bucket of this.#buckets) if (!bucket.work) this.#start(bucket);
+    for (const bucket of this.#buckets) {
+      bucket.work!.wait();
+      bucket.work = undefined;
+      for (const { grad, view } of bucket.slots) scale(view, 1, { out: grad });
+      bucket.waiting = new Set(bucket.names);
     }
   }
 
   dispose(): void {
-    for (const { buffer, slots } of this.#buckets) {
-      if (slots.length === 0) continue; // a gradient of the task's, not ours
-      for (const { view } of slots) view.dispose();
-      buffer.dispose();
+    for (const bucket of this.#buckets) {
+      // A step that failed half-way may leave a bucket travelling: it must land before its buffer
+      // goes. Its own error, if any, is not the one the caller is handling.
+      try {
+        bucket.work?.wait();
+      } catch {}
+      if (bucket.slots.length === 0) continue; // a gradient of the task's, not ours
+      for (const { view } of bucket.slots) view.dispose();
+      bucket.buffer.dispose();
     }
+  }
+
+  #add(bucket: Bucket): void {
+    bucket.waiting = new Set(bucket.names);
+    for (const name of bucket.names) this.#bucketOf.set(name, bucket);
+    this.#buckets.push(bucket);
+  }
+
+  #start(bucket: Bucket): void {
+    for (const { grad, view } of bucket.slots) scale(grad, 1, { out: view });
+    bucket.work = this.#group.allReduceAsync(bucket.buffer, 'sum');
   }
 }
 
-function makeBucket(grads: readonly Tensor[], elements: number): Bucket {
-  const buffer = Tensor.empty([elements], { device: grads[0].device });
+function makeBucket(members: readonly NamedGradient[], elements: number): Bucket {
+  const buffer = Tensor.empty([elements], { device: members[0].grad.device });
   let offset = 0;
-  const slots = grads.map((grad) => {
+  const slots = members.map(({ grad }) => {
     using flat = buffer.narrow(offset, offset + grad.numel);
     offset += grad.numel;
     return { grad, view: flat.reshape(grad.shape) };
   });
-  return { buffer, slots };
+  return { buffer, slots, names: members.map((m) => m.name), waiting: new Set() };
 }

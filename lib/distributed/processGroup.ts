@@ -12,6 +12,11 @@ import { StoreClient, StoreServer } from './store.js';
 export type Backend = 'gloo' | 'nccl';
 export type ReduceOp = 'sum' | 'avg';
 
+/** A collective under way; `wait()` once before reading its tensor (on CUDA: before the ops that read it are queued). */
+export interface Work {
+  wait(): void;
+}
+
 /** Where this process stands in a run, as the launcher's environment says. */
 export interface Rendezvous {
   rank: number;
@@ -117,6 +122,16 @@ export class ProcessGroup {
   /** In place: every rank's `tensor` (f32) becomes the sum or mean over ranks. */
   allReduce(tensor: Tensor, op: ReduceOp = 'sum'): void {
     this.#native.allReduce(tensor.native, op);
+  }
+
+  /**
+   * {@link allReduce} started without waiting, so that computing goes on while the tensor
+   * travels; leave `tensor` untouched until `wait()`. Collectives run in the order they are
+   * started, waited for or not, so every rank starts the same ones in the same order.
+   */
+  allReduceAsync(tensor: Tensor, op: ReduceOp = 'sum'): Work {
+    const handle = this.#native.allReduceAsync(tensor.native, op);
+    return { wait: () => this.#native.wait(handle) };
   }
 
   /** `input` is `worldSize` equal chunks; this rank's `output` gets the reduction of every rank's chunk `rank`. */

@@ -29,6 +29,9 @@ export class ShardedAdamW implements TrainOptimizer {
     this.#partitions = [...byDtype.values()].map((members) => new Partition(members, group));
   }
 
+  /** Nothing: the reduce-scatter waits for the whole backward (it does not overlap it yet). */
+  gradientsReady(): void {}
+
   reduceGradients(): void {
     for (const p of this.#partitions) p.reduceScatter();
   }

@@ -226,10 +226,14 @@ export class Qwen3Model {
   /**
    * Backward from dHidden (B·T, hidden). With `weightGradients` every weight gradient is added
    * (stage 2); without, no weight-gradient GEMM runs (stage 1). Returns the gradient of the
-   * image rows (P, hidden) when the batch had them. Releases the forward state.
+   * image rows (P, hidden) when the batch had them. Releases the forward state. `gradientsReady`
+   * hears the names of the weight gradients as each is final (the LM head's and the final norm's
+   * first, then layer by layer downwards, the embedding's last), for a data-parallel run to start
+   * summing them.
    */
-  backward(state: ForwardState, dHidden: Tensor, options: { weightGradients: boolean }): { dImage?: Tensor } {
+  backward(state: ForwardState, dHidden: Tensor, options: { weightGradients: boolean; gradientsReady?: (names: string[]) => void }): { dImage?: Tensor } {
     const grads = options.weightGradients ? this.gradients() : undefined;
+    const ready = grads ? options.gradientsReady : undefined;
     const tokens = state.batch.batch * state.batch.tokens;
     const layers = this.#layers.length;
     // The gradient flowing down the residual stream alternates between two buffers; each layer's
@@ -244,6 +248,7 @@ export class Qwen3Model {
         dWeight: grads?.get(FINAL_NORM),
         dx: streams[layers % 2],
       });
+      ready?.(this.config.tie_word_embeddings ? [FINAL_NORM] : [FINAL_NORM, LM_HEAD]);
       for (let i = layers - 1; i >= 0; i--) {
         let saved = state.activations[i];
         if (!saved) {
@@ -255,6 +260,7 @@ export class Qwen3Model {
           allocate: scratch.allocate,
           dx: streams[i % 2],
         });
+        ready?.(Object.values(layerWeightNames(i)));
         scratch.reset();
         rerun?.reset();
       }
@@ -271,6 +277,7 @@ export class Qwen3Model {
         for (const row of image?.rows ?? []) ids[row] = -1;
         using idsTensor = Tensor.from(ids, [ids.length], { device: this.device });
         embeddingBackward(dy, idsTensor, grads.get(EMBEDDING));
+        ready?.([EMBEDDING]);
       }
       return { dImage };
     } finally {

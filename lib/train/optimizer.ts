@@ -1,8 +1,8 @@
 /**
  * AdamW over a stage's parameters with the fused op: f32 moments for every parameter and an f32
  * master copy of each parameter that is not f32 (bf16 weights on the GPU). In a data-parallel run
- * the gradients are summed over ranks in buckets before the step, so every rank steps the same
- * way. Its state is named tensors (`m.<param>`, `v.<param>`, `master.<param>`) in one
+ * the gradients are summed over ranks in buckets, started during the backward pass as it reports
+ * them final and finished before the step, so every rank steps the same way. Its state is named tensors (`m.<param>`, `v.<param>`, `master.<param>`) in one
  * safetensors file, the same for any number of ranks, for exact resume.
  */
 import { readSafetensors } from '../io/safetensors.js';
@@ -16,6 +16,8 @@ import type { TrainableParameter } from './task.js';
 
 /** What the trainer needs of an optimizer; {@link AdamW} and the ZeRO-1 `ShardedAdamW` are two. */
 export interface TrainOptimizer {
+  /** The backward pass's report that these gradients (by parameter name) are final for the step: their sum over the ranks may start. */
+  gradientsReady(names: readonly string[]): void;
   /** Sums the accumulated gradients over the ranks (nothing in a single process). Every rank calls it. */
   reduceGradients(): void;
   /** √Σ‖grad‖² over every parameter, after {@link reduceGradients} and before any scaling. */
@@ -40,7 +42,7 @@ export class AdamW implements TrainOptimizer {
   readonly #states: AdamwState[];
   readonly #buckets?: GradientBuckets;
 
-  constructor(params: TrainableParameter[], group?: ProcessGroup) {
+  constructor(params: TrainableParameter[], group?: ProcessGroup, options: { bucketBytes?: number } = {}) {
     this.#params = params;
     this.#states = params.map(({ value }) => {
       const device = value.device;
@@ -48,7 +50,11 @@ export class AdamW implements TrainOptimizer {
       if (master) scale(value, 1, { out: master });
       return { m: Tensor.zeros(value.shape, { device }), v: Tensor.zeros(value.shape, { device }), master };
     });
-    if (group && group.worldSize > 1) this.#buckets = new GradientBuckets(group, params.map((p) => p.grad));
+    if (group && group.worldSize > 1) this.#buckets = new GradientBuckets(group, params, options.bucketBytes);
+  }
+
+  gradientsReady(names: readonly string[]): void {
+    this.#buckets?.ready(names);
   }
 
   reduceGradients(): void {

@@ -18,6 +18,13 @@ export interface StepContext {
   seed: number;
   /** This process's rank in a data-parallel run (0 alone), so that ranks draw different noise. */
   rank?: number;
+  /**
+   * Set on the last micro-batch of a step in a data-parallel run: call it with the names (as in
+   * `parameters()`) of gradients that no later op of the backward adds to, as soon as they are
+   * final, so that their sum over the ranks travels while the backward goes on. Every rank must
+   * report in the same order. Gradients never reported are summed after `forwardBackward`.
+   */
+  gradientsReady?: (names: readonly string[]) => void;
 }
 
 /** A trainable stage. */

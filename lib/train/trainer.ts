@@ -8,8 +8,9 @@
  *
  * Data-parallel with a process group: each rank trains on its own shard of every epoch (the data
  * source is made per rank), the parameters start as rank 0's, and the gradients and the loss
- * counts are summed over the ranks before the step, so N ranks of batch B step like one of batch
- * N·B. Rank 0 alone writes metrics, checkpoints and evaluates; every rank can resume.
+ * counts are summed over the ranks before the step (the gradients in buckets that start while the
+ * last micro-batch's backward runs), so N ranks of batch B step like one of batch N·B. Rank 0
+ * alone writes metrics, checkpoints and evaluates; every rank can resume.
  */
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -41,6 +42,8 @@ export interface TrainOptions {
   group?: ProcessGroup;
   /** With a group: shard the optimizer state over the ranks (ZeRO-1). */
   zero1?: boolean;
+  /** With a group: the size of the gradient buckets whose sums overlap the backward pass (DDP's `bucket_cap_mb`). Default 25 MiB. */
+  bucketBytes?: number;
 }
 
 /** What a run did. */
@@ -66,7 +69,7 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
   const group = options.group;
   const leader = (group?.rank ?? 0) === 0;
   if (group) for (const { value } of params) group.broadcast(value, 0);
-  const optimizer: TrainOptimizer = group && options.zero1 ? new ShardedAdamW(params, group) : new AdamW(params, group);
+  const optimizer: TrainOptimizer = group && options.zero1 ? new ShardedAdamW(params, group) : new AdamW(params, group, { bucketBytes: options.bucketBytes });
   let state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, totalSteps, config };
   let history: StepMetrics[] = [];
   const evaluations: TrainResult['evaluations'] = [];
@@ -114,7 +117,14 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
           task.zeroGradients();
           started = performance.now();
         }
-        const result = await task.forwardBackward(batch, { step: state.step, micro, seed: config.seed, rank: group?.rank ?? 0 });
+        const lastMicro = micro + 1 === accumulation || state.batchInEpoch + 1 === data.batchesPerEpoch;
+        const result = await task.forwardBackward(batch, {
+          step: state.step,
+          micro,
+          seed: config.seed,
+          rank: group?.rank ?? 0,
+          gradientsReady: group && lastMicro ? (names) => optimizer.gradientsReady(names) : undefined,
+        });
         // With ranks, a bad loss is caught below, on every rank at once, so that none waits for the others in vain.
         if (!group && !Number.isFinite(result.lossSum)) {
           throw new TrainingError(`step ${state.step + 1} (epoch ${state.epoch + 1}, micro-batch ${state.batchInEpoch + 1}): the loss is ${result.lossSum}; stopped, the last checkpoint is intact`);

@@ -14,7 +14,7 @@ import { scale } from '../ops.js';
 import { fill } from '../qwen3Ops.js';
 import { Tensor } from '../tensor.js';
 import type { VqaBatch } from '../text/collate.js';
-import type { TrainTask, TrainableParameter } from '../train/task.js';
+import type { StepContext, TrainTask, TrainableParameter } from '../train/task.js';
 import { backwardSlideEmbeddings, embedSlides } from './slideTokens.js';
 import type { VqaModel } from './vqaModel.js';
 
@@ -53,7 +53,7 @@ export class VqaTask implements TrainTask<VqaBatch> {
     if (this.stage === 2) this.model.llm.zeroGradients();
   }
 
-  async forwardBackward(batch: VqaBatch): Promise<{ lossSum: number; count: number }> {
+  async forwardBackward(batch: VqaBatch, context?: StepContext): Promise<{ lossSum: number; count: number }> {
     const { model } = this;
     const slides = embedSlides(model.compressor, model.projector, batch, model.device);
     const weightGradients = this.stage === 2;
@@ -65,10 +65,15 @@ export class VqaTask implements TrainTask<VqaBatch> {
       image: { embeds: slides.embeds, rows: batch.imageTokenIndices },
     });
     const { loss, count, dHidden } = model.llm.loss(state, batch.labels, { headGrad: weightGradients });
-    const { dImage } = model.llm.backward(state, dHidden, { weightGradients });
+    const ready = context?.gradientsReady;
+    const { dImage } = model.llm.backward(state, dHidden, {
+      weightGradients,
+      gradientsReady: ready && ((names) => ready(names.map((name) => `llm.${name}`))),
+    });
     dHidden.dispose();
     backwardSlideEmbeddings(model.projector, slides, dImage!, this.#projectorGrads);
     dImage!.dispose();
+    ready?.(Object.keys(this.#projectorGrads).map((key) => `projector.${key}`));
     return { lossSum: loss, count };
   }
 

@@ -87,6 +87,8 @@ Napi::Value queue(Napi::Env env, ConnectWorker::Connect connect) {
 Napi::Function NativeProcessGroup::define(Napi::Env env) {
   return DefineClass(env, "NativeProcessGroup",
                      {InstanceMethod<&NativeProcessGroup::all_reduce>("allReduce"),
+                      InstanceMethod<&NativeProcessGroup::all_reduce_async>("allReduceAsync"),
+                      InstanceMethod<&NativeProcessGroup::wait>("wait"),
                       InstanceMethod<&NativeProcessGroup::reduce_scatter>("reduceScatter"),
                       InstanceMethod<&NativeProcessGroup::all_gather>("allGather"),
                       InstanceMethod<&NativeProcessGroup::broadcast>("broadcast"),
@@ -110,6 +112,26 @@ Napi::Value NativeProcessGroup::all_reduce(const Napi::CallbackInfo& info) {
   const Tensor t = tensor_arg(env, info[0], "tensor");
   const dist::ReduceOp op = reduce_op(env, info[1]);
   guard(env, [&] { group(env).all_reduce(t, op); });
+  return env.Undefined();
+}
+
+Napi::Value NativeProcessGroup::all_reduce_async(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Tensor t = tensor_arg(env, info[0], "tensor");
+  const dist::ReduceOp op = reduce_op(env, info[1]);
+  std::shared_ptr<dist::Work> work = guard(env, [&] { return group(env).all_reduce_async(t, op); });
+  const uint32_t handle = next_handle_++;
+  pending_.emplace(handle, std::move(work));
+  return Napi::Number::New(env, handle);
+}
+
+Napi::Value NativeProcessGroup::wait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto found = info[0].IsNumber() ? pending_.find(info[0].As<Napi::Number>().Uint32Value()) : pending_.end();
+  if (found == pending_.end()) throw Napi::RangeError::New(env, "'work' is not a collective under way (already waited for?)");
+  std::shared_ptr<dist::Work> work = std::move(found->second);
+  pending_.erase(found);
+  guard(env, [&] { work->wait(); });
   return env.Undefined();
 }
 
@@ -154,6 +176,7 @@ Napi::Value NativeProcessGroup::all_reduce_host(const Napi::CallbackInfo& info) 
 }
 
 Napi::Value NativeProcessGroup::close(const Napi::CallbackInfo& info) {
+  pending_.clear();  // before the group: a work refers to it
   group_.reset();
   return info.Env().Undefined();
 }

@@ -3,7 +3,9 @@
 
 #include <napi.h>
 
+#include <cstdint>
 #include <memory>
+#include <unordered_map>
 
 #include "wsi/distributed/process_group.h"
 
@@ -17,6 +19,8 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
  private:
   dist::ProcessGroup& group(Napi::Env env);
   Napi::Value all_reduce(const Napi::CallbackInfo& info);
+  Napi::Value all_reduce_async(const Napi::CallbackInfo& info);
+  Napi::Value wait(const Napi::CallbackInfo& info);
   Napi::Value reduce_scatter(const Napi::CallbackInfo& info);
   Napi::Value all_gather(const Napi::CallbackInfo& info);
   Napi::Value broadcast(const Napi::CallbackInfo& info);
@@ -25,6 +29,9 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
   Napi::Value close(const Napi::CallbackInfo& info);
 
   std::unique_ptr<dist::ProcessGroup> group_;
+  // Collectives started by allReduceAsync and not yet waited for, by the handle JavaScript holds.
+  std::unordered_map<uint32_t, std::shared_ptr<dist::Work>> pending_;
+  uint32_t next_handle_ = 0;
 };
 
 // connectGloo(options) and connectNccl(options, device, uniqueId): promises of a NativeProcessGroup,

@@ -1,9 +1,12 @@
-// The NCCL process group: CUDA tensors, collectives on the default stream (the stream every op
-// of the core runs on), NCCL opened at run time. The declarations below are NCCL's stable ABI
-// (nccl.h), written out so that building needs nothing beyond nvcc and cudart.
+// The NCCL process group: CUDA tensors, collectives on a stream of their own, NCCL opened at run
+// time. The declarations below are NCCL's stable ABI (nccl.h), written out so that building
+// needs nothing beyond nvcc and cudart.
 #include <cuda_runtime.h>
 
+#include <chrono>
 #include <cstring>
+#include <string>
+#include <thread>
 
 #include "check.h"
 #include "wsi/distributed/process_group.h"
@@ -25,6 +28,8 @@ struct NcclApi {
   ncclResult_t (*get_unique_id)(ncclUniqueId*);
   ncclResult_t (*comm_init_rank)(ncclComm_t*, int, ncclUniqueId, int);
   ncclResult_t (*comm_destroy)(ncclComm_t);
+  ncclResult_t (*comm_abort)(ncclComm_t);
+  ncclResult_t (*comm_get_async_error)(ncclComm_t, ncclResult_t*);
   ncclResult_t (*all_reduce)(const void*, void*, size_t, ncclDataType_t, ncclRedOp_t, ncclComm_t, cudaStream_t);
   ncclResult_t (*reduce_scatter)(const void*, void*, size_t, ncclDataType_t, ncclRedOp_t, ncclComm_t, cudaStream_t);
   ncclResult_t (*all_gather)(const void*, void*, size_t, ncclDataType_t, ncclComm_t, cudaStream_t);
@@ -40,6 +45,8 @@ const NcclApi& nccl() {
     a.get_unique_id = reinterpret_cast<decltype(a.get_unique_id)>(sym("ncclGetUniqueId"));
     a.comm_init_rank = reinterpret_cast<decltype(a.comm_init_rank)>(sym("ncclCommInitRank"));
     a.comm_destroy = reinterpret_cast<decltype(a.comm_destroy)>(sym("ncclCommDestroy"));
+    a.comm_abort = reinterpret_cast<decltype(a.comm_abort)>(sym("ncclCommAbort"));
+    a.comm_get_async_error = reinterpret_cast<decltype(a.comm_get_async_error)>(sym("ncclCommGetAsyncError"));
     a.all_reduce = reinterpret_cast<decltype(a.all_reduce)>(sym("ncclAllReduce"));
     a.reduce_scatter = reinterpret_cast<decltype(a.reduce_scatter)>(sym("ncclReduceScatter"));
     a.all_gather = reinterpret_cast<decltype(a.all_gather)>(sym("ncclAllGather"));
@@ -54,18 +61,29 @@ void check(ncclResult_t result, const char* what) {
   if (result != 0) fail(ErrorCode::Distributed, "NCCL ", what, " failed: ", nccl().error_string(result));
 }
 
+// Collectives run on the group's own stream, ordered after the work the default stream (where
+// every op of the core runs) had queued when they were started: an asynchronous all-reduce then
+// travels while the backward pass computes on. The host waits for a collective only where it
+// reads the result (Work::wait, all_reduce_host, barrier), and there it watches the clock: a
+// collective that has not finished within the timeout, or a communicator that reports an error,
+// aborts the communicator and throws, where NCCL alone would wait forever for a lost peer.
 class NcclGroup : public ProcessGroup {
  public:
-  NcclGroup(const GroupOptions& o, int device, const std::vector<char>& unique_id) : device_(device), world_size_(o.world_size) {
+  NcclGroup(const GroupOptions& o, int device, const std::vector<char>& unique_id)
+      : device_(device), world_size_(o.world_size), timeout_(o.timeout) {
     WSI_CHECK(unique_id.size() == sizeof(ncclUniqueId), ErrorCode::Distributed, "the NCCL unique id from rank 0 has ",
               unique_id.size(), " bytes, expected ", sizeof(ncclUniqueId));
     ncclUniqueId id;
     std::memcpy(&id, unique_id.data(), sizeof id);
     WSI_CUDA_CHECK(cudaSetDevice(device));
+    WSI_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    WSI_CUDA_CHECK(cudaEventCreateWithFlags(&inputs_ready_, cudaEventDisableTiming));
     check(nccl().comm_init_rank(&comm_, o.world_size, id, o.rank), "ncclCommInitRank");
   }
   ~NcclGroup() override {
     if (comm_) nccl().comm_destroy(comm_);
+    cudaEventDestroy(inputs_ready_);
+    cudaStreamDestroy(stream_);
   }
 
   const char* backend() const override { return "nccl"; }
@@ -73,26 +91,33 @@ class NcclGroup : public ProcessGroup {
 
   void all_reduce(const Tensor& t, ReduceOp op) override {
     check_all_reduce(*this, t);
-    WSI_CUDA_CHECK(cudaSetDevice(device_));
-    check(nccl().all_reduce(t.data, t.data, size_t(t.numel()), ncclFloat32, redop(op), comm_, nullptr), "all_reduce");
+    then_default_stream(start_all_reduce(t, op));
+  }
+
+  std::shared_ptr<Work> all_reduce_async(const Tensor& t, ReduceOp op) override {
+    check_all_reduce(*this, t);
+    return std::make_shared<NcclWork>(*this, start_all_reduce(t, op));
   }
 
   void reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) override {
     check_reduce_scatter(*this, world_size_, in, out);
-    WSI_CUDA_CHECK(cudaSetDevice(device_));
-    check(nccl().reduce_scatter(in.data, out.data, size_t(out.numel()), ncclFloat32, redop(op), comm_, nullptr), "reduce_scatter");
+    then_default_stream(start("reduce_scatter", [&](cudaStream_t s) {
+      return nccl().reduce_scatter(in.data, out.data, size_t(out.numel()), ncclFloat32, redop(op), comm_, s);
+    }));
   }
 
   void all_gather(const Tensor& in, const Tensor& out) override {
     check_all_gather(*this, world_size_, in, out);
-    WSI_CUDA_CHECK(cudaSetDevice(device_));
-    check(nccl().all_gather(in.data, out.data, in.nbytes(), ncclUint8, comm_, nullptr), "all_gather");
+    then_default_stream(start("all_gather", [&](cudaStream_t s) {
+      return nccl().all_gather(in.data, out.data, in.nbytes(), ncclUint8, comm_, s);
+    }));
   }
 
   void broadcast(const Tensor& t, int root) override {
     check_broadcast(*this, world_size_, t, root);
-    WSI_CUDA_CHECK(cudaSetDevice(device_));
-    check(nccl().broadcast(t.data, t.data, t.nbytes(), ncclUint8, root, comm_, nullptr), "broadcast");
+    then_default_stream(start("broadcast", [&](cudaStream_t s) {
+      return nccl().broadcast(t.data, t.data, t.nbytes(), ncclUint8, root, comm_, s);
+    }));
   }
 
   void barrier() override {
@@ -106,7 +131,10 @@ class NcclGroup : public ProcessGroup {
     WSI_CUDA_CHECK(cudaMalloc(&buffer, count * sizeof(double)));
     try {
       WSI_CUDA_CHECK(cudaMemcpy(buffer, values, count * sizeof(double), cudaMemcpyHostToDevice));
-      check(nccl().all_reduce(buffer, buffer, count, ncclFloat64, ncclSum, comm_, nullptr), "all_reduce");
+      Started done = start("all_reduce", [&](cudaStream_t s) {
+        return nccl().all_reduce(buffer, buffer, count, ncclFloat64, ncclSum, comm_, s);
+      });
+      await(done);
       WSI_CUDA_CHECK(cudaMemcpy(values, buffer, count * sizeof(double), cudaMemcpyDeviceToHost));
     } catch (...) {
       cudaFree(buffer);
@@ -116,11 +144,88 @@ class NcclGroup : public ProcessGroup {
   }
 
  private:
+  // A collective on the group's stream: what it is (for errors) and the event after it.
+  struct Started {
+    const char* what;
+    cudaEvent_t done;
+  };
+
+  class NcclWork : public Work {
+   public:
+    // The group outlives its works: the binding drops them before it closes the group.
+    NcclWork(NcclGroup& group, Started started) : group_(group), started_(started) {}
+    ~NcclWork() override { cudaEventDestroy(started_.done); }
+    void wait() override {
+      group_.await(started_);
+      WSI_CUDA_CHECK(cudaStreamWaitEvent(nullptr, started_.done, 0));
+    }
+
+   private:
+    NcclGroup& group_;
+    Started started_;
+  };
+
+  Started start_all_reduce(const Tensor& t, ReduceOp op) {
+    return start("all_reduce", [&](cudaStream_t s) {
+      return nccl().all_reduce(t.data, t.data, size_t(t.numel()), ncclFloat32, redop(op), comm_, s);
+    });
+  }
+
+  // Queues `call` on the group's stream after what the default stream has queued so far.
+  template <class Call>
+  Started start(const char* what, Call call) {
+    WSI_CHECK(comm_ != nullptr, ErrorCode::Distributed, "NCCL ", what, ": the communicator was aborted by an earlier failure");
+    WSI_CUDA_CHECK(cudaSetDevice(device_));
+    WSI_CUDA_CHECK(cudaEventRecord(inputs_ready_, nullptr));
+    WSI_CUDA_CHECK(cudaStreamWaitEvent(stream_, inputs_ready_, 0));
+    check(call(stream_), what);
+    cudaEvent_t done = nullptr;
+    WSI_CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
+    WSI_CUDA_CHECK(cudaEventRecord(done, stream_));
+    return {what, done};
+  }
+
+  // The default stream's next ops wait for the collective; the host does not.
+  static void then_default_stream(Started started) {
+    const cudaError_t waited = cudaStreamWaitEvent(nullptr, started.done, 0);
+    cudaEventDestroy(started.done);  // released by CUDA once the event has happened
+    WSI_CUDA_CHECK(waited);
+  }
+
+  // The host waits for the collective, within the timeout.
+  void await(const Started& started) {
+    WSI_CHECK(comm_ != nullptr, ErrorCode::Distributed, "NCCL ", started.what, ": the communicator was aborted by an earlier failure");
+    const auto deadline = std::chrono::steady_clock::now() + timeout_;
+    for (;;) {
+      const cudaError_t state = cudaEventQuery(started.done);
+      if (state == cudaSuccess) return;
+      if (state != cudaErrorNotReady) WSI_CUDA_CHECK(state);
+      ncclResult_t async_error = 0;
+      check(nccl().comm_get_async_error(comm_, &async_error), "ncclCommGetAsyncError");
+      if (async_error != 0 && async_error != kInProgress)
+        abort_with(concat("NCCL ", started.what, " failed on a peer or the network: ", nccl().error_string(async_error)));
+      if (std::chrono::steady_clock::now() > deadline)
+        abort_with(concat("NCCL ", started.what, " did not finish within ", timeout_.count(),
+                          " ms: a rank is gone or stuck"));
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+
+  [[noreturn]] void abort_with(const std::string& message) {
+    nccl().comm_abort(comm_);
+    comm_ = nullptr;
+    fail(ErrorCode::Distributed, message, "; the communicator was aborted, this process group cannot be used again");
+  }
+
   static ncclRedOp_t redop(ReduceOp op) { return op == ReduceOp::Avg ? ncclAvg : ncclSum; }
+  static constexpr ncclResult_t kInProgress = 7;  // ncclInProgress: a non-blocking call still running
 
   ncclComm_t comm_ = nullptr;
+  cudaStream_t stream_ = nullptr;
+  cudaEvent_t inputs_ready_ = nullptr;
   int device_;
   int world_size_;
+  std::chrono::milliseconds timeout_;
 };
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "comm_thread.h"
 #include "store_client.h"
 #endif
 
@@ -54,7 +55,7 @@ gloo::transport::tcp::attr device_attr(const GroupOptions& o) {
 
 // Runs a Gloo call, turning its exceptions (a peer gone, a timeout) into Distributed errors.
 template <class Body>
-void run(const char* what, Body body) {
+void guarded(const char* what, Body body) {
   try {
     body();
   } catch (const gloo::Exception& e) {
@@ -67,7 +68,7 @@ void run(const char* what, Body body) {
 class GlooGroup : public ProcessGroup {
  public:
   explicit GlooGroup(const GroupOptions& o) : world_size_(o.world_size), timeout_(o.timeout) {
-    run("rendezvous", [&] {
+    guarded("rendezvous", [&] {
       GlooStore store(o);
       auto device = gloo::transport::tcp::CreateDevice(device_attr(o));
       auto context = std::make_shared<gloo::rendezvous::Context>(o.rank, o.world_size);
@@ -82,61 +83,88 @@ class GlooGroup : public ProcessGroup {
 
   void all_reduce(const Tensor& t, ReduceOp op) override {
     check_all_reduce(*this, t);
-    float* data = t.as<float>();
-    const size_t n = size_t(t.numel());
-    sum_in_place(data, n);
-    if (op == ReduceOp::Avg) scale(data, n, 1.0f / float(world_size_));
+    comm_.run([&] { reduce(t, op); });
+  }
+
+  std::shared_ptr<Work> all_reduce_async(const Tensor& t, ReduceOp op) override {
+    check_all_reduce(*this, t);
+    return std::make_shared<GlooWork>(comm_.post([=, this] { reduce(t, op); }));
   }
 
   // Gloo of this version has no reduce-scatter with unbound buffers: all-reduce a copy, keep
   // this rank's chunk. Twice the traffic of a ring reduce-scatter, which on the CPU is not where the time goes.
   void reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) override {
     check_reduce_scatter(*this, world_size_, in, out);
-    scratch_.assign(in.as<float>(), in.as<float>() + in.numel());  // kept: ZeRO-1 calls this every step
-    Tensor whole(scratch_.data(), DType::F32, Device::cpu(), {int64_t(scratch_.size())});
-    all_reduce(whole, op);
-    std::memcpy(out.data, scratch_.data() + size_t(context_->rank) * size_t(out.numel()), out.nbytes());
+    comm_.run([&] {
+      scratch_.assign(in.as<float>(), in.as<float>() + in.numel());  // kept: ZeRO-1 calls this every step
+      reduce(Tensor(scratch_.data(), DType::F32, Device::cpu(), {int64_t(scratch_.size())}), op);
+      std::memcpy(out.data, scratch_.data() + size_t(context_->rank) * size_t(out.numel()), out.nbytes());
+    });
   }
 
   void all_gather(const Tensor& in, const Tensor& out) override {
     check_all_gather(*this, world_size_, in, out);
-    run("all_gather", [&] {
-      gloo::AllgatherOptions opts(context_);
-      opts.setInput(static_cast<char*>(in.data), in.nbytes());
-      opts.setOutput(static_cast<char*>(out.data), out.nbytes());
-      opts.setTag(next_tag());
-      opts.setTimeout(timeout_);
-      gloo::allgather(opts);
+    comm_.run([&] {
+      guarded("all_gather", [&] {
+        gloo::AllgatherOptions opts(context_);
+        opts.setInput(static_cast<char*>(in.data), in.nbytes());
+        opts.setOutput(static_cast<char*>(out.data), out.nbytes());
+        opts.setTag(next_tag());
+        opts.setTimeout(timeout_);
+        gloo::allgather(opts);
+      });
     });
   }
 
   void broadcast(const Tensor& t, int root) override {
     check_broadcast(*this, world_size_, t, root);
-    run("broadcast", [&] {
-      gloo::BroadcastOptions opts(context_);
-      opts.setOutput(static_cast<char*>(t.data), t.nbytes());
-      opts.setRoot(root);
-      opts.setTag(next_tag());
-      opts.setTimeout(timeout_);
-      gloo::broadcast(opts);
+    comm_.run([&] {
+      guarded("broadcast", [&] {
+        gloo::BroadcastOptions opts(context_);
+        opts.setOutput(static_cast<char*>(t.data), t.nbytes());
+        opts.setRoot(root);
+        opts.setTag(next_tag());
+        opts.setTimeout(timeout_);
+        gloo::broadcast(opts);
+      });
     });
   }
 
   void barrier() override {
-    run("barrier", [&] {
-      gloo::BarrierOptions opts(context_);
-      opts.setTag(next_tag());
-      opts.setTimeout(timeout_);
-      gloo::barrier(opts);
+    comm_.run([&] {
+      guarded("barrier", [&] {
+        gloo::BarrierOptions opts(context_);
+        opts.setTag(next_tag());
+        opts.setTimeout(timeout_);
+        gloo::barrier(opts);
+      });
     });
   }
 
-  void all_reduce_host(double* values, size_t count) override { sum_in_place(values, count); }
+  void all_reduce_host(double* values, size_t count) override {
+    comm_.run([&] { sum_in_place(values, count); });
+  }
 
  private:
+  class GlooWork : public Work {
+   public:
+    explicit GlooWork(std::shared_future<void> done) : done_(std::move(done)) {}
+    void wait() override { done_.get(); }
+
+   private:
+    std::shared_future<void> done_;
+  };
+
+  // On the comm thread, as everything below.
+  void reduce(const Tensor& t, ReduceOp op) {
+    float* data = t.as<float>();
+    const size_t n = size_t(t.numel());
+    sum_in_place(data, n);
+    if (op == ReduceOp::Avg) scale(data, n, 1.0f / float(world_size_));
+  }
   template <class T>
   void sum_in_place(T* data, size_t n) {
-    run("all_reduce", [&] {
+    guarded("all_reduce", [&] {
       gloo::AllreduceOptions opts(context_);
       opts.setOutput(data, n);
       opts.setReduceFunction(static_cast<void (*)(void*, const void*, const void*, size_t)>(&gloo::sum<T>));
@@ -155,6 +183,7 @@ class GlooGroup : public ProcessGroup {
   std::chrono::milliseconds timeout_;
   uint32_t tag_ = 0;
   std::vector<float> scratch_;  // reduce_scatter's copy of its input
+  CommThread comm_;             // last: joined before the context goes
 };
 
 }  // namespace

@@ -1,7 +1,7 @@
 /**
  * Data-parallel training through the real command line: `wsi-vqa launch` starts two ranks of
  * `wsi-vqa train` that meet over Gloo, each on half of every global batch, with and without
- * ZeRO-1. They must end (after one step, and after ten) with the weights and optimizer state of
+ * ZeRO-1 (without it, in small gradient buckets summed while the backward pass runs). They must end (after one step, and after ten) with the weights and optimizer state of
  * one process on the whole batch. Only the order of floating-point sums differs, so the weights
  * agree to float32 rounding, amplified a little by Adam's division by √v. A resumed ZeRO-1 run
  * ends bit for bit where the uninterrupted one did.
@@ -53,7 +53,8 @@ describe.skipIf(!info().backends.gloo.compiled)('data-parallel training over Glo
     const ddp = join(root, 'ddp');
     const zero = join(root, 'zero1');
     await run(process.execPath, [CLI, ...train(single, 4)]);
-    await run(process.execPath, [CLI, 'launch', '--nproc-per-node', '2', 'wsi-vqa', '--', ...train(ddp, 2)]);
+    // Buckets of 1 KiB: most start during the backward pass, layer by layer.
+    await run(process.execPath, [CLI, 'launch', '--nproc-per-node', '2', 'wsi-vqa', '--', ...train(ddp, 2), '--bucket-cap-mb', String(1 / 1024)]);
     await run(process.execPath, [CLI, 'launch', '--nproc-per-node', '2', 'wsi-vqa', '--', ...train(zero, 2), '--zero1']);
 
     const files = ['projector.safetensors', 'llm/model.safetensors', 'optimizer.safetensors'];

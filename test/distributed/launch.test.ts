@@ -47,7 +47,7 @@ async function startBarrierLoop(ranks: number): Promise<{ launcher: ChildProcess
 }
 
 describe.skipIf(!info().backends.gloo.compiled)('process groups over Gloo', () => {
-  it('all-reduce, reduce-scatter, all-gather, broadcast, barrier and host sums agree with the arithmetic on 3 ranks', async () => {
+  it('all-reduce (blocking and started), reduce-scatter, all-gather, broadcast, barrier and host sums agree with the arithmetic on 3 ranks', async () => {
     const out = collect();
     const result = await launch({ script: worker('collectives.mjs'), nprocPerNode: 3, stdout: out.stream, stderr: out.stream });
     expect(result.exitCode, out.text()).toBe(0);
@@ -63,20 +63,30 @@ describe.skipIf(!info().backends.gloo.compiled)('process groups over Gloo', () =
       expect(r.scattered).toEqual([0, 1].map((j) => 3 * (2 * r.rank + j) + 3));
       expect(r.gathered).toEqual(Array.from({ length: 3 * world }, (_, i) => i));
       expect(r.broadcast).toEqual([0.5, 1.5, 2.5, 3.5]);
+      // Σ_rank (rank + i) = 3 + 3i; mean_rank rank (i + 1) = i + 1
+      expect(r.early).toEqual([0, 1, 2, 3].map((i) => 3 + 3 * i));
+      expect(r.late).toEqual([1, 2]);
       expect(r.sums[0]).toBe(0 + 1 + 2);
       expect(r.sums[1]).toBeCloseTo(0.3, 12);
     }
   }, 60_000);
 
-  it('gradient buckets sum small gradients through buckets and large ones where they lie', async () => {
+  it('gradient buckets start as the backward reports them final, and sum small gradients through buckets and large ones where they lie', async () => {
     const out = collect();
     const result = await launch({ script: worker('buckets.mjs'), nprocPerNode: 2, stdout: out.stream, stderr: out.stream });
     expect(result.exitCode, out.text()).toBe(0);
     const reports = out.text().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
     expect(reports).toHaveLength(2);
-    // Σ_rank (100 g + i + rank) = 2 (100 g + i) + 1
+    // Σ_rank (100 g + i + rank) = 2 (100 g + i) + 1, and after a second step twice that sum.
     const expected = [3, 20, 5, 7].map((n, g) => Array.from({ length: n }, (_, i) => 2 * (100 * g + i) + 1));
-    for (const r of reports) expect(r.sums).toEqual(expected);
+    for (const r of reports) {
+      expect(r.buckets).toBe(3);
+      // d alone leaves its bucket waiting for c; c starts it; b is a bucket of its own.
+      expect(r.started).toEqual([0, 1, 2]);
+      expect(r.step1).toEqual(expected);
+      expect(r.step2).toEqual(expected.map((g) => g.map((v) => 2 * v)));
+      expect(r.errors).toEqual(["the gradient 'd' was reported final twice in one step", "no gradient 'e' is summed over the ranks"]);
+    }
   }, 60_000);
 
   it('a rank that never arrives is a DistributedError after the timeout, not a hang', async () => {

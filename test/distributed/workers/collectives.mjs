@@ -16,7 +16,14 @@ const gathered = Tensor.zeros([3 * worldSize], { dtype: 'bf16' });
 group.allGather(Tensor.from(values(3, (i) => rank * 3 + i), [3], { dtype: 'bf16' }), gathered);
 const broadcast = Tensor.from(values(4, (i) => rank === 1 ? i + 0.5 : -1), [4]);
 group.broadcast(broadcast, 1);
+// Two all-reduces started, a blocking collective after them, the waits in the other order.
+const early = Tensor.from(values(4, (i) => rank + i), [4]);
+const earlyWork = group.allReduceAsync(early);
+const late = Tensor.from(values(2, (i) => rank * (i + 1)), [2]);
+const lateWork = group.allReduceAsync(late, 'avg');
 group.barrier();
+lateWork.wait();
+earlyWork.wait();
 const sums = group.sum([rank, 0.1]);
 if (process.env.TEST_DIE_RANK === String(rank)) process.exit(3);
 if (process.env.TEST_DIE_RANK !== undefined) group.barrier();
@@ -27,6 +34,8 @@ console.log(JSON.stringify({
   scattered: [...scattered.toFloat32()],
   gathered: [...gathered.toFloat32()],
   broadcast: [...broadcast.toFloat32()],
+  early: [...early.toFloat32()],
+  late: [...late.toFloat32()],
   sums,
 }));
 await group.close();

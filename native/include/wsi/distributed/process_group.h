@@ -17,6 +17,16 @@ namespace wsi::dist {
 
 enum class ReduceOp { Sum, Avg };
 
+// A collective under way (all_reduce_async). wait() returns once its result may be used by the
+// ops that follow: on the CPU it has finished; on CUDA the device's stream waits for it, after the
+// host has seen it finish within the group's timeout (else the communicator is aborted). Errors of
+// the collective are thrown by wait().
+class Work {
+ public:
+  virtual ~Work() = default;
+  virtual void wait() = 0;
+};
+
 struct GroupOptions {
   int rank = 0;
   int world_size = 1;
@@ -34,6 +44,10 @@ class ProcessGroup {
 
   // In place: every rank ends with the sum (or mean) of every rank's `t` (f32).
   virtual void all_reduce(const Tensor& t, ReduceOp op) = 0;
+  // The same, started without waiting for it, so that the backward pass computes on while
+  // gradients travel; `t` must stay untouched until wait(). Collectives run in the order they
+  // are started, waited for or not.
+  virtual std::shared_ptr<Work> all_reduce_async(const Tensor& t, ReduceOp op) = 0;
   // `in` holds world_size equal chunks; rank r's `out` gets the reduction of every rank's chunk r.
   virtual void reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) = 0;
   // `out` = every rank's `in`, in rank order (any dtype).
