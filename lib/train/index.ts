@@ -5,6 +5,6 @@ export { AdamW, type OptimizerState, type TrainOptimizer } from './optimizer.js'
 export { makeProgress, type Progress, type ProgressMode, type StepMetrics } from './progress.js';
 export { trainingSection } from './report.js';
 export { cosineWithWarmup } from './schedule.js';
-export type { BatchSource, StepContext, TrainTask, TrainableParameter } from './task.js';
+export type { BatchSource, FlatParameters, StepContext, TrainTask, TrainableParameter } from './task.js';
 export { METRICS_FILE, readMetrics, train, type TrainOptions, type TrainResult } from './trainer.js';
 export { CLASSES_FILE, CLASSIFIER_FILE, COMPRESSOR_FILE, CompressorClassifierTask, slideLabelCollate, type CompressorTaskOptions, type SlideLabelBatch } from './compressorTask.js';

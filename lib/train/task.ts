@@ -8,6 +8,17 @@ export interface TrainableParameter {
   grad: Tensor;
 }
 
+/**
+ * Trained parameters that lie end to end in one buffer, in the order of `names` (as in
+ * `parameters()`), and their gradients likewise in an f32 buffer: ZeRO-1 shards these buffers in
+ * place instead of copying the parameters.
+ */
+export interface FlatParameters {
+  values: Tensor;
+  grads: Tensor;
+  names: string[];
+}
+
 /** Where in the run a micro-batch falls: tasks derive their noise and dropout seeds from it, so a resumed run repeats them. */
 export interface StepContext {
   /** The optimizer step this micro-batch contributes to (0-based). */
@@ -32,6 +43,8 @@ export interface TrainTask<Batch> {
   /** Only what this stage trains. */
   parameters(): TrainableParameter[];
   zeroGradients(): void;
+  /** The parameters that are views of flat buffers, if any (see {@link FlatParameters}). */
+  flatParameters?(): FlatParameters[];
   /** Adds the gradients of the batch's summed loss; returns that sum and the count it is a sum over (answer tokens, slides). */
   forwardBackward(batch: Batch, context: StepContext): Promise<{ lossSum: number; count: number }>;
   /** Metrics on held-out data, for the report (e.g. `{ accuracy: 0.8 }`). */

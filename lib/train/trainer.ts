@@ -69,7 +69,7 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
   const group = options.group;
   const leader = (group?.rank ?? 0) === 0;
   if (group) for (const { value } of params) group.broadcast(value, 0);
-  const optimizer: TrainOptimizer = group && options.zero1 ? new ShardedAdamW(params, group) : new AdamW(params, group, { bucketBytes: options.bucketBytes });
+  const optimizer: TrainOptimizer = group && options.zero1 ? new ShardedAdamW(params, group, task.flatParameters?.()) : new AdamW(params, group, { bucketBytes: options.bucketBytes });
   let state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, totalSteps, config };
   let history: StepMetrics[] = [];
   const evaluations: TrainResult['evaluations'] = [];

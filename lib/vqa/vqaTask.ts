@@ -14,7 +14,7 @@ import { scale } from '../ops.js';
 import { fill } from '../qwen3Ops.js';
 import { Tensor } from '../tensor.js';
 import type { VqaBatch } from '../text/collate.js';
-import type { StepContext, TrainTask, TrainableParameter } from '../train/task.js';
+import type { FlatParameters, StepContext, TrainTask, TrainableParameter } from '../train/task.js';
 import { backwardSlideEmbeddings, embedSlides } from './slideTokens.js';
 import type { VqaModel } from './vqaModel.js';
 
@@ -46,6 +46,13 @@ export class VqaTask implements TrainTask<VqaBatch> {
     if (this.stage === 1) return projector;
     const grads = this.model.llm.gradients();
     return [...projector, ...[...this.model.llm.params.tensors].map(([name, value]) => ({ name: `llm.${name}`, value, grad: grads.get(name) }))];
+  }
+
+  /** Stage 2: the LLM's parameters and gradients, each one buffer. */
+  flatParameters(): FlatParameters[] {
+    if (this.stage === 1) return [];
+    const { llm } = this.model;
+    return [{ values: llm.params.buffer, grads: llm.gradients().buffer, names: [...llm.params.tensors.keys()].map((name) => `llm.${name}`) }];
   }
 
   zeroGradients(): void {

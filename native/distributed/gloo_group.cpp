@@ -107,7 +107,9 @@ class GlooGroup : public ProcessGroup {
     comm_.run([&] {
       guarded("all_gather", [&] {
         gloo::AllgatherOptions opts(context_);
-        opts.setInput(static_cast<char*>(in.data), in.nbytes());
+        // In place when `in` is this rank's chunk of `out`: Gloo then copies nothing in.
+        char* own_chunk = static_cast<char*>(out.data) + size_t(context_->rank) * in.nbytes();
+        if (in.data != own_chunk) opts.setInput(static_cast<char*>(in.data), in.nbytes());
         opts.setOutput(static_cast<char*>(out.data), out.nbytes());
         opts.setTag(next_tag());
         opts.setTimeout(timeout_);

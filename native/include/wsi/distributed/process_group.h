@@ -49,8 +49,9 @@ class ProcessGroup {
   // are started, waited for or not.
   virtual std::shared_ptr<Work> all_reduce_async(const Tensor& t, ReduceOp op) = 0;
   // `in` holds world_size equal chunks; rank r's `out` gets the reduction of every rank's chunk r.
+  // `out` may be chunk r of `in` itself.
   virtual void reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) = 0;
-  // `out` = every rank's `in`, in rank order (any dtype).
+  // `out` = every rank's `in`, in rank order (any dtype). `in` may be rank r's chunk of `out` itself.
   virtual void all_gather(const Tensor& in, const Tensor& out) = 0;
   // Every rank's `t` becomes root's (any dtype).
   virtual void broadcast(const Tensor& t, int root) = 0;
