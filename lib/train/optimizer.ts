@@ -2,8 +2,9 @@
  * AdamW over a stage's parameters with the fused op: f32 moments for every parameter and an f32
  * master copy of each parameter that is not f32 (bf16 weights on the GPU). In a data-parallel run
  * the gradients are summed over ranks in buckets, started during the backward pass as it reports
- * them final and finished before the step, so every rank steps the same way. Its state is named tensors (`m.<param>`, `v.<param>`, `master.<param>`) in one
- * safetensors file, the same for any number of ranks, for exact resume.
+ * them final and finished before the step, so every rank steps the same way. Its state is named
+ * tensors (`m.<param>`, `v.<param>`, `master.<param>`) in one safetensors file, the same for any
+ * number of ranks, for exact resume.
  */
 import { readSafetensors } from '../io/safetensors.js';
 import { stateTensor } from '../io/stateDict.js';
