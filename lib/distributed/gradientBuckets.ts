@@ -47,7 +47,7 @@ export class GradientBuckets {
       const { grad } = member;
       if (grad.numel * 4 >= bucketBytes) {
         close(); // buckets stay in backward order: each can start as soon as the backward passes it
-        this.#add({ buffer: grad, slots: [], names: [member.name], waiting: new Set() });
+        this.#add({ buffer: grad, slots: [], names: [member.name] });
         continue;
       }
       if (elements > 0 && (elements + grad.numel) * 4 > bucketBytes) close();
@@ -104,8 +104,8 @@ export class GradientBuckets {
     }
   }
 
-  #add(bucket: Bucket): void {
-    bucket.waiting = new Set(bucket.names);
+  #add(members: Pick<Bucket, 'buffer' | 'slots' | 'names'>): void {
+    const bucket: Bucket = { ...members, waiting: new Set(members.names) };
     for (const name of bucket.names) this.#bucketOf.set(name, bucket);
     this.#buckets.push(bucket);
   }
@@ -116,7 +116,7 @@ export class GradientBuckets {
   }
 }
 
-function makeBucket(members: readonly NamedGradient[], elements: number): Bucket {
+function makeBucket(members: readonly NamedGradient[], elements: number): Pick<Bucket, 'buffer' | 'slots' | 'names'> {
   const buffer = Tensor.empty([elements], { device: members[0].grad.device });
   let offset = 0;
   const slots = members.map(({ grad }) => {
@@ -124,5 +124,5 @@ function makeBucket(members: readonly NamedGradient[], elements: number): Bucket
     offset += grad.numel;
     return { grad, view: flat.reshape(grad.shape) };
   });
-  return { buffer, slots, names: members.map((m) => m.name), waiting: new Set() };
+  return { buffer, slots, names: members.map((m) => m.name) };
 }

@@ -136,8 +136,6 @@ export class StoreClient {
     const header = Buffer.alloc(5);
     header.writeUInt8(op, 0);
     header.writeUInt32LE(keyBytes.length, 1);
-    const length = Buffer.alloc(4);
-    length.writeUInt32LE(value.length, 0);
     return new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => reject(new DistributedError(`waited ${this.#timeoutMs} ms for '${key}' in the rendezvous store at ${this.#where}: a rank did not arrive`)), this.#timeoutMs);
       this.#queue.push({
@@ -146,7 +144,7 @@ export class StoreClient {
         resolve: (value) => (clearTimeout(timer), resolve(value)),
         reject: (error) => (clearTimeout(timer), reject(error)),
       });
-      this.#socket.write(Buffer.concat([header, keyBytes, length, value]));
+      this.#socket.write(Buffer.concat([header, keyBytes, lengthPrefixed(value)]));
     });
   }
 
@@ -183,7 +181,7 @@ function parseRequest(buffer: Buffer): { op: number; key: string; value: Buffer;
   return { op: buffer[0], key: buffer.toString('utf8', 5, 5 + keyLength), value: buffer.subarray(9 + keyLength, bytes), bytes };
 }
 
-function lengthPrefixed(value: Buffer): Buffer {
+function lengthPrefixed(value: Uint8Array): Buffer {
   const length = Buffer.alloc(4);
   length.writeUInt32LE(value.length, 0);
   return Buffer.concat([length, value]);

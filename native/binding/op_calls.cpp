@@ -2,7 +2,6 @@
 
 #include <functional>
 #include <memory>
-#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -10,6 +9,7 @@
 #include "addon_state.h"
 #include "arguments.h"
 #include "native_tensor.h"
+#include "promise_worker.h"
 #include "wsi/cuda_runtime.h"
 #include "wsi/ops.h"
 
@@ -162,41 +162,6 @@ PreparedCall prepare(const Napi::CallbackInfo& info) {
   throw_range_error(env, concat("there is no op called '", name, "'"));
 }
 
-// Runs one prepared op call on a libuv worker thread and settles a promise.
-class OpWorker : public Napi::AsyncWorker {
- public:
-  OpWorker(Napi::Env env, PreparedCall call)
-      : Napi::AsyncWorker(env, "wsi-vqa:op"), call_(std::move(call)), deferred_(Napi::Promise::Deferred::New(env)) {}
-
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  // No JavaScript values here: this runs off the main thread. A GPU op is waited for, so that
-  // the promise settles when the result is there, and a kernel's failure rejects it.
-  void Execute() override {
-    try {
-      call_.run();
-      if (call_.device.is_cuda()) cuda::synchronize(call_.device.index);
-    } catch (const Error& e) {
-      error_ = e;
-    } catch (const std::exception& e) {
-      error_ = Error(ErrorCode::Internal, e.what());
-    }
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (error_)
-      deferred_.Reject(to_js_error(env, *error_).Value());
-    else
-      deferred_.Resolve(env.Undefined());
-  }
-
- private:
-  PreparedCall call_;
-  Napi::Promise::Deferred deferred_;
-  std::optional<Error> error_;
-};
-
 }  // namespace
 
 Napi::Value run_op(const Napi::CallbackInfo& info) {
@@ -205,11 +170,17 @@ Napi::Value run_op(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The op runs on a libuv worker thread. A GPU op is waited for there, so that the promise settles
+// when the result is there, and a kernel's failure rejects it.
 Napi::Value run_op_async(const Napi::CallbackInfo& info) {
-  auto* worker = new OpWorker(info.Env(), prepare(info));
-  Napi::Promise promise = worker->promise();
-  worker->Queue();  // the worker deletes itself once settled
-  return promise;
+  PreparedCall call = prepare(info);
+  return PromiseWorker::queue(
+      info.Env(), "wsi-vqa:op", ErrorCode::Internal,
+      [call] {
+        call.run();
+        if (call.device.is_cuda()) cuda::synchronize(call.device.index);
+      },
+      [](Napi::Env env) { return env.Undefined(); });
 }
 
 Napi::Value list_ops(const Napi::CallbackInfo& info) {

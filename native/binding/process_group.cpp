@@ -1,10 +1,12 @@
 #include "process_group.h"
 
 #include <functional>
-#include <optional>
+#include <memory>
 
 #include "addon_state.h"
+#include "arguments.h"
 #include "native_tensor.h"
+#include "promise_worker.h"
 
 namespace wsi::binding {
 namespace {
@@ -35,51 +37,22 @@ dist::GroupOptions group_options(Napi::Env env, Napi::Value value) {
   g.world_size = int(number("worldSize"));
   g.store_port = int(number("port"));
   g.timeout = std::chrono::milliseconds(number("timeoutMs"));
-  g.store_host = o.Get("host").ToString().Utf8Value();
-  g.key_prefix = o.Get("prefix").ToString().Utf8Value();
+  g.store_host = read_string(env, o.Get("host"), "options.host");
+  g.key_prefix = read_string(env, o.Get("prefix"), "options.prefix");
   if (g.world_size < 1 || g.rank < 0 || g.rank >= g.world_size)
     throw Napi::RangeError::New(env, concat("rank ", g.rank, " is not in [0, ", g.world_size, ")"));
   return g;
 }
 
-// Connects on a libuv worker thread and settles a promise with the wrapped group.
-class ConnectWorker : public Napi::AsyncWorker {
- public:
-  using Connect = std::function<std::unique_ptr<dist::ProcessGroup>()>;
-  ConnectWorker(Napi::Env env, Connect connect)
-      : Napi::AsyncWorker(env, "wsi-vqa:connect"), connect_(std::move(connect)), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      group_ = connect_();
-    } catch (const Error& e) {
-      error_ = e;
-    } catch (const std::exception& e) {
-      error_ = Error(ErrorCode::Distributed, e.what());
-    }
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (error_) return deferred_.Reject(to_js_error(env, *error_).Value());
-    auto* raw = group_.release();
-    Napi::Object wrapped = state(env).process_group_constructor.New({Napi::External<dist::ProcessGroup>::New(env, raw)});
-    deferred_.Resolve(wrapped);
-  }
-
- private:
-  Connect connect_;
-  Napi::Promise::Deferred deferred_;
-  std::unique_ptr<dist::ProcessGroup> group_;
-  std::optional<Error> error_;
-};
-
-Napi::Value queue(Napi::Env env, ConnectWorker::Connect connect) {
-  auto* worker = new ConnectWorker(env, std::move(connect));
-  Napi::Promise promise = worker->promise();
-  worker->Queue();
-  return promise;
+// Connects on a libuv worker thread (rank 0's main thread serves the store meanwhile); the
+// promise's value is the wrapped group.
+Napi::Value connect_off_thread(Napi::Env env, std::function<std::unique_ptr<dist::ProcessGroup>()> connect) {
+  auto group = std::make_shared<std::unique_ptr<dist::ProcessGroup>>();
+  return PromiseWorker::queue(
+      env, "wsi-vqa:connect", ErrorCode::Distributed, [group, connect] { *group = connect(); },
+      [group](Napi::Env env) -> Napi::Value {
+        return state(env).process_group_constructor.New({Napi::External<dist::ProcessGroup>::New(env, group->release())});
+      });
 }
 
 }  // namespace
@@ -183,7 +156,7 @@ Napi::Value NativeProcessGroup::close(const Napi::CallbackInfo& info) {
 
 Napi::Value connect_gloo(const Napi::CallbackInfo& info) {
   const dist::GroupOptions options = group_options(info.Env(), info[0]);
-  return queue(info.Env(), [options] { return dist::connect_gloo(options); });
+  return connect_off_thread(info.Env(), [options] { return dist::connect_gloo(options); });
 }
 
 Napi::Value connect_nccl(const Napi::CallbackInfo& info) {
@@ -194,7 +167,7 @@ Napi::Value connect_nccl(const Napi::CallbackInfo& info) {
   if (!info[2].IsTypedArray()) throw Napi::TypeError::New(env, "'uniqueId' must be a Uint8Array");
   Napi::Uint8Array id = info[2].As<Napi::Uint8Array>();
   std::vector<char> unique_id(id.Data(), id.Data() + id.ElementLength());
-  return queue(env, [options, device, unique_id] { return dist::connect_nccl(options, device, unique_id); });
+  return connect_off_thread(env, [options, device, unique_id] { return dist::connect_nccl(options, device, unique_id); });
 }
 
 Napi::Value nccl_unique_id(const Napi::CallbackInfo& info) {

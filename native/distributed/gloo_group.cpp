@@ -104,42 +104,36 @@ class GlooGroup : public ProcessGroup {
 
   void all_gather(const Tensor& in, const Tensor& out) override {
     check_all_gather(*this, world_size_, in, out);
-    comm_.run([&] {
-      guarded("all_gather", [&] {
-        gloo::AllgatherOptions opts(context_);
-        // In place when `in` is this rank's chunk of `out`: Gloo then copies nothing in.
-        char* own_chunk = static_cast<char*>(out.data) + size_t(context_->rank) * in.nbytes();
-        if (in.data != own_chunk) opts.setInput(static_cast<char*>(in.data), in.nbytes());
-        opts.setOutput(static_cast<char*>(out.data), out.nbytes());
-        opts.setTag(next_tag());
-        opts.setTimeout(timeout_);
-        gloo::allgather(opts);
-      });
+    on_comm_thread("all_gather", [&] {
+      gloo::AllgatherOptions opts(context_);
+      // In place when `in` is this rank's chunk of `out`: Gloo then copies nothing in.
+      char* own_chunk = static_cast<char*>(out.data) + size_t(context_->rank) * in.nbytes();
+      if (in.data != own_chunk) opts.setInput(static_cast<char*>(in.data), in.nbytes());
+      opts.setOutput(static_cast<char*>(out.data), out.nbytes());
+      opts.setTag(next_tag());
+      opts.setTimeout(timeout_);
+      gloo::allgather(opts);
     });
   }
 
   void broadcast(const Tensor& t, int root) override {
     check_broadcast(*this, world_size_, t, root);
-    comm_.run([&] {
-      guarded("broadcast", [&] {
-        gloo::BroadcastOptions opts(context_);
-        opts.setOutput(static_cast<char*>(t.data), t.nbytes());
-        opts.setRoot(root);
-        opts.setTag(next_tag());
-        opts.setTimeout(timeout_);
-        gloo::broadcast(opts);
-      });
+    on_comm_thread("broadcast", [&] {
+      gloo::BroadcastOptions opts(context_);
+      opts.setOutput(static_cast<char*>(t.data), t.nbytes());
+      opts.setRoot(root);
+      opts.setTag(next_tag());
+      opts.setTimeout(timeout_);
+      gloo::broadcast(opts);
     });
   }
 
   void barrier() override {
-    comm_.run([&] {
-      guarded("barrier", [&] {
-        gloo::BarrierOptions opts(context_);
-        opts.setTag(next_tag());
-        opts.setTimeout(timeout_);
-        gloo::barrier(opts);
-      });
+    on_comm_thread("barrier", [&] {
+      gloo::BarrierOptions opts(context_);
+      opts.setTag(next_tag());
+      opts.setTimeout(timeout_);
+      gloo::barrier(opts);
     });
   }
 
@@ -156,6 +150,12 @@ class GlooGroup : public ProcessGroup {
    private:
     std::shared_future<void> done_;
   };
+
+  // Runs a Gloo call on the comm thread after the collectives started before it, and waits for it.
+  template <class Body>
+  void on_comm_thread(const char* what, Body body) {
+    comm_.run([&] { guarded(what, body); });
+  }
 
   // On the comm thread, as everything below.
   void reduce(const Tensor& t, ReduceOp op) {
