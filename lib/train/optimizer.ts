@@ -51,7 +51,7 @@ export class AdamW implements TrainOptimizer {
       if (master) scale(value, 1, { out: master });
       return { m: Tensor.zeros(value.shape, { device }), v: Tensor.zeros(value.shape, { device }), master };
     });
-    if (group && group.worldSize > 1) this.#buckets = new GradientBuckets(group, params, options.bucketBytes);
+    if (group) this.#buckets = new GradientBuckets(group, params, options.bucketBytes);
   }
 
   gradientsReady(names: readonly string[]): void {
