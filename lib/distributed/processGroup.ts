@@ -4,6 +4,7 @@
  * torchrun and Slurm arrange it: `RANK`, `WORLD_SIZE`, `LOCAL_RANK`, `MASTER_ADDR`,
  * `MASTER_PORT`, with rank 0 serving the rendezvous store on `MASTER_PORT`.
  */
+import { createHash } from 'node:crypto';
 import { DistributedError } from '../errors.js';
 import { type Device, type NativeProcessGroup, native } from '../native.js';
 import type { Tensor } from '../tensor.js';
@@ -158,6 +159,29 @@ export class ProcessGroup {
     const buffer = Float64Array.from(values);
     this.#native.allReduceHost(buffer);
     return [...buffer];
+  }
+
+  /**
+   * Throws a DistributedError on every rank at once unless every rank passed the same facts (by
+   * name: what they describe, e.g. the trained parameters or the config), so that ranks started
+   * with different files or flags stop at the start, saying what differs, rather than wait in a
+   * collective of another size or train apart. Every rank calls it with the same names.
+   */
+  checkAgreement(facts: Readonly<Record<string, string>>): void {
+    const names = Object.keys(facts);
+    // 64 bits of each fact's hash as four 16-bit integers, and their squares: the sums over the
+    // ranks are exact in f64, and every rank's integers are equal exactly when Σx² · N = (Σx)².
+    const digits = names.map((name) => {
+      const hash = createHash('sha256').update(facts[name]).digest();
+      return [0, 2, 4, 6].map((at) => hash.readUInt16LE(at));
+    });
+    const sums = this.sum(digits.flatMap((d) => [...d, ...d.map((x) => x * x)]));
+    const differing = names.filter((_, f) => [0, 1, 2, 3].some((i) => sums[8 * f + 4 + i] * this.worldSize !== sums[8 * f + i] ** 2));
+    if (differing.length === 0) return;
+    const shown = (fact: string) => (fact.length <= 300 ? fact : `${fact.slice(0, 300)}…`);
+    throw new DistributedError(
+      `the ranks disagree about ${differing.join(', ')}; every rank must be started with the same flags and files. Rank ${this.rank} has ${differing.map((name) => `${name}: ${shown(facts[name])}`).join('; ')}`,
+    );
   }
 
   async close(): Promise<void> {

@@ -12,6 +12,7 @@
  * last micro-batch's backward runs), so N ranks of batch B step like one of batch N·B. Rank 0
  * alone writes metrics, checkpoints and evaluates; every rank can resume.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,7 +26,7 @@ import type { TrainConfig } from './config.js';
 import { AdamW, type TrainOptimizer } from './optimizer.js';
 import { type ProgressMode, type StepMetrics, makeProgress } from './progress.js';
 import { cosineWithWarmup } from './schedule.js';
-import type { BatchSource, TrainTask } from './task.js';
+import type { BatchSource, TrainTask, TrainableParameter } from './task.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
 
@@ -68,7 +69,15 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
   const params = task.parameters();
   const group = options.group;
   const leader = (group?.rank ?? 0) === 0;
-  if (group) for (const { value } of params) group.broadcast(value, 0);
+  if (group) {
+    group.checkAgreement({
+      'the trained parameters': describeParameters(params),
+      'the training config': JSON.stringify({ ...config, outputDir: undefined }),
+      'the epoch': `${data.batchesPerEpoch} micro-batches`,
+      'the optimizer': options.zero1 ? 'ZeRO-1' : `AdamW, gradient buckets of ${options.bucketBytes ?? 'default'} bytes`,
+    });
+    for (const { value } of params) group.broadcast(value, 0);
+  }
   const optimizer: TrainOptimizer = group && options.zero1 ? new ShardedAdamW(params, group, task.flatParameters?.()) : new AdamW(params, group, { bucketBytes: options.bucketBytes });
   let state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, totalSteps, config };
   let history: StepMetrics[] = [];
@@ -183,6 +192,14 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
     optimizer.dispose();
   }
   return { steps: state.step, history, evaluations, checkpoint };
+}
+
+/** The parameters' count, size and dtypes, and a hash of every name, shape and dtype: what the ranks must agree on. */
+function describeParameters(params: readonly TrainableParameter[]): string {
+  const list = params.map(({ name, value }) => `${name} ${value.dtype} [${value.shape.join(', ')}]`).join('\n');
+  const elements = params.reduce((sum, { value }) => sum + value.numel, 0);
+  const dtypes = [...new Set(params.map(({ value }) => value.dtype))].join(', ');
+  return `${params.length} tensors of ${elements} elements (${dtypes}), names and shapes ${createHash('sha256').update(list).digest('hex').slice(0, 12)}`;
 }
 
 /** The metrics lines of a run so far (none when the file does not exist). */

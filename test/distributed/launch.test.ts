@@ -1,7 +1,7 @@
 /**
  * The process group and the launcher with real processes: every collective over Gloo on three
- * ranks against values worked out here, a rank that never arrives, a NaN loss on one rank, a rank
- * killed mid-run, and the launcher stopped by a signal.
+ * ranks against values worked out here, ranks that disagree, a rank that never arrives, a NaN
+ * loss on one rank, a rank killed mid-run, and the launcher stopped by a signal.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
@@ -103,6 +103,20 @@ describe.skipIf(!info().backends.gloo.compiled)('process groups over Gloo', () =
       expect(r.weights).toBeLessThan(1e-5);
       expect(r.state).toBeLessThan(1e-5);
       expect(r.names).toEqual(r.expectedNames);
+    }
+  }, 60_000);
+
+  it('ranks that disagree about what they train stop together at the start, saying what differs', async () => {
+    const out = collect();
+    const result = await launch({ script: worker('agreement.mjs'), nprocPerNode: 2, stdout: out.stream, stderr: out.stream });
+    expect(result.exitCode, out.text()).toBe(0);
+    const reports = out.text().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    expect(reports).toHaveLength(2);
+    for (const r of reports) {
+      expect(r.same).toBeNull();
+      expect(r.differing).toMatch(/^DistributedError: the ranks disagree about config; .* Rank \d has config: \{"lr":[12]\}$/);
+      expect(r.training).toMatch(/^DistributedError: the ranks disagree about the training config; /);
+      expect(r.training).toContain(`"lr":${r.rank === 1 ? '0.001' : '0.0001'}`);
     }
   }, 60_000);
 
