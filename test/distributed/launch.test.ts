@@ -1,6 +1,6 @@
 /**
  * The process group and the launcher with real processes: every collective over Gloo on three
- * ranks against values worked out here, ranks that disagree, a rank that never arrives, a NaN
+ * ranks against values worked out here, and on two nodes of two, ranks that disagree, a rank that never arrives, a NaN
  * loss on one rank, a rank killed mid-run, and the launcher stopped by a signal.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -46,36 +46,54 @@ async function startBarrierLoop(ranks: number): Promise<{ launcher: ChildProcess
   return { launcher, pids, stderr: () => stderr };
 }
 
+/** The JSON lines of the ranks' output, by rank. */
+function ranksOutput(output: string): any[] {
+  return output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).sort((a, b) => a.rank - b.rank);
+}
+
+/** What collectives.mjs must print on every rank of a world of `world` ranks. */
+function expectCollectives(reports: any[], world: number): void {
+  expect(reports.map((r) => r.rank)).toEqual(Array.from({ length: world }, (_, r) => r));
+  const ranks = Array.from({ length: world }, (_, r) => r);
+  const total = (f: (rank: number) => number) => ranks.reduce((sum, r) => sum + f(r), 0);
+  for (const r of reports) {
+    expect(r.summed).toEqual([0, 1, 2, 3, 4].map((i) => total((rank) => (rank + 1) * (i + 1))));
+    r.averaged.forEach((v: number, i: number) => expect(v).toBeCloseTo(total((rank) => rank * 10 + i) / world, 5));
+    // chunk r of Σ_rank (i + rank)
+    expect(r.scattered).toEqual([0, 1].map((j) => total((rank) => 2 * r.rank + j + rank)));
+    expect(r.gathered).toEqual(Array.from({ length: 3 * world }, (_, i) => i));
+    expect(r.broadcast).toEqual([0.5, 1.5, 2.5, 3.5]);
+    expect(r.early).toEqual([0, 1, 2, 3].map((i) => total((rank) => rank + i)));
+    r.late.forEach((v: number, i: number) => expect(v).toBeCloseTo(total((rank) => rank * (i + 1)) / world, 5));
+    expect(r.sums[0]).toBe(total((rank) => rank));
+    expect(r.sums[1]).toBeCloseTo(0.1 * world, 12);
+  }
+}
+
 describe.skipIf(!info().backends.gloo.compiled)('process groups over Gloo', () => {
   it('all-reduce (blocking and started), reduce-scatter, all-gather, broadcast, barrier and host sums agree with the arithmetic on 3 ranks', async () => {
     const out = collect();
     const result = await launch({ script: worker('collectives.mjs'), nprocPerNode: 3, stdout: out.stream, stderr: out.stream });
     expect(result.exitCode, out.text()).toBe(0);
-    const reports = out.text().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).sort((a, b) => a.rank - b.rank);
-    expect(reports.map((r) => r.rank)).toEqual([0, 1, 2]);
-    const world = 3;
-    for (const r of reports) {
-      // Σ_rank (rank + 1)(i + 1) = 6 (i + 1)
-      expect(r.summed).toEqual([6, 12, 18, 24, 30]);
-      // mean_rank (10 rank + i) = 10 + i
-      r.averaged.forEach((v: number, i: number) => expect(v).toBeCloseTo(10 + i, 5));
-      // chunk r of Σ_rank (i + rank): element i of the whole is 3i + 3
-      expect(r.scattered).toEqual([0, 1].map((j) => 3 * (2 * r.rank + j) + 3));
-      expect(r.gathered).toEqual(Array.from({ length: 3 * world }, (_, i) => i));
-      expect(r.broadcast).toEqual([0.5, 1.5, 2.5, 3.5]);
-      // Σ_rank (rank + i) = 3 + 3i; mean_rank rank (i + 1) = i + 1
-      expect(r.early).toEqual([0, 1, 2, 3].map((i) => 3 + 3 * i));
-      expect(r.late).toEqual([1, 2]);
-      expect(r.sums[0]).toBe(0 + 1 + 2);
-      expect(r.sums[1]).toBeCloseTo(0.3, 12);
-    }
+    expectCollectives(ranksOutput(out.text()), 3);
+  }, 60_000);
+
+  it('two nodes of two ranks (two launchers meeting at --master-port) number the ranks node by node and agree as one group', async () => {
+    const out = collect();
+    const masterPort = 20000 + Math.floor(Math.random() * 20000);
+    const node = (nodeRank: number) => launch({ script: worker('collectives.mjs'), nprocPerNode: 2, nnodes: 2, nodeRank, masterPort, stdout: out.stream, stderr: out.stream });
+    const results = await Promise.all([node(0), node(1)]);
+    expect(results.map((r) => r.exitCode), out.text()).toEqual([0, 0]);
+    const all = ranksOutput(out.text());
+    expect(all.map((r) => [r.rank, r.localRank])).toEqual([[0, 0], [1, 1], [2, 0], [3, 1]]);
+    expectCollectives(all, 4);
   }, 60_000);
 
   it('gradient buckets start as the backward reports them final, and sum small gradients through buckets and large ones where they lie', async () => {
     const out = collect();
     const result = await launch({ script: worker('buckets.mjs'), nprocPerNode: 2, stdout: out.stream, stderr: out.stream });
     expect(result.exitCode, out.text()).toBe(0);
-    const reports = out.text().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const reports = ranksOutput(out.text());
     expect(reports).toHaveLength(2);
     // Σ_rank (100 g + i + rank) = 2 (100 g + i) + 1, and after a second step twice that sum.
     const expected = [3, 20, 5, 7].map((n, g) => Array.from({ length: n }, (_, i) => 2 * (100 * g + i) + 1));
@@ -95,7 +113,7 @@ describe.skipIf(!info().backends.gloo.compiled)('process groups over Gloo', () =
     const out = collect();
     const result = await launch({ script: worker('zero1.mjs'), nprocPerNode: 3, args: [String(seed)], stdout: out.stream, stderr: out.stream });
     expect(result.exitCode, out.text()).toBe(0);
-    const reports = out.text().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const reports = ranksOutput(out.text());
     expect(reports).toHaveLength(3);
     for (const r of reports) {
       for (const [sharded, whole] of r.norms) expect(Math.abs(sharded - whole)).toBeLessThan(1e-5 * whole);
@@ -110,7 +128,7 @@ describe.skipIf(!info().backends.gloo.compiled)('process groups over Gloo', () =
     const out = collect();
     const result = await launch({ script: worker('agreement.mjs'), nprocPerNode: 2, stdout: out.stream, stderr: out.stream });
     expect(result.exitCode, out.text()).toBe(0);
-    const reports = out.text().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const reports = ranksOutput(out.text());
     expect(reports).toHaveLength(2);
     for (const r of reports) {
       expect(r.same).toBeNull();

@@ -2,7 +2,8 @@
 // collective on values that depend on its rank, and prints what it got as one JSON line.
 import { ProcessGroup, Tensor, rendezvousFromEnv } from '../../../dist/index.js';
 
-const group = await ProcessGroup.init({ ...rendezvousFromEnv(), timeoutMs: Number(process.env.TEST_TIMEOUT_MS ?? 20000) });
+const rendezvous = rendezvousFromEnv();
+const group = await ProcessGroup.init({ ...rendezvous, timeoutMs: Number(process.env.TEST_TIMEOUT_MS ?? 20000) });
 const { rank, worldSize } = group;
 const values = (n, f) => Float32Array.from({ length: n }, (_, i) => f(i));
 
@@ -29,6 +30,7 @@ if (process.env.TEST_DIE_RANK === String(rank)) process.exit(3);
 if (process.env.TEST_DIE_RANK !== undefined) group.barrier();
 console.log(JSON.stringify({
   rank,
+  localRank: rendezvous.localRank,
   summed: [...summed.toFloat32()],
   averaged: [...averaged.toFloat32()],
   scattered: [...scattered.toFloat32()],
