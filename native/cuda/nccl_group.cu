@@ -63,10 +63,13 @@ void check(ncclResult_t result, const char* what) {
 
 // Collectives run on the group's own stream, ordered after the work the default stream (where
 // every op of the core runs) had queued when they were started: an asynchronous all-reduce then
-// travels while the backward pass computes on. The host waits for a collective only where it
-// reads the result (Work::wait, all_reduce_host, barrier), and there it watches the clock: a
-// collective that has not finished within the timeout, or a communicator that reports an error,
-// aborts the communicator and throws, where NCCL alone would wait forever for a lost peer.
+// travels while the backward pass computes on. Every collective is waited for by the host before
+// the default stream may depend on it — the blocking ones at once, a started one at
+// Work::wait — and the host watches the clock as it waits: a collective that has not finished
+// within the timeout, or a communicator that reports an error, aborts the communicator and
+// throws, where NCCL alone would wait forever for a lost peer. (Were the default stream to wait
+// for a collective the host had not seen finish, the next copy to or from the GPU would block on
+// it, out of reach of any timeout.)
 class NcclGroup : public ProcessGroup {
  public:
   NcclGroup(const GroupOptions& o, int device, const std::vector<char>& unique_id)
@@ -91,7 +94,7 @@ class NcclGroup : public ProcessGroup {
 
   void all_reduce(const Tensor& t, ReduceOp op) override {
     check_all_reduce(*this, t);
-    then_default_stream(start_all_reduce(t, op));
+    finish(start_all_reduce(t, op));
   }
 
   std::shared_ptr<Work> all_reduce_async(const Tensor& t, ReduceOp op) override {
@@ -101,21 +104,21 @@ class NcclGroup : public ProcessGroup {
 
   void reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) override {
     check_reduce_scatter(*this, world_size_, in, out);
-    then_default_stream(start("reduce_scatter", [&](cudaStream_t s) {
+    finish(start("reduce_scatter", [&](cudaStream_t s) {
       return nccl().reduce_scatter(in.data, out.data, size_t(out.numel()), ncclFloat32, redop(op), comm_, s);
     }));
   }
 
   void all_gather(const Tensor& in, const Tensor& out) override {
     check_all_gather(*this, world_size_, in, out);
-    then_default_stream(start("all_gather", [&](cudaStream_t s) {
+    finish(start("all_gather", [&](cudaStream_t s) {
       return nccl().all_gather(in.data, out.data, in.nbytes(), ncclUint8, comm_, s);
     }));
   }
 
   void broadcast(const Tensor& t, int root) override {
     check_broadcast(*this, world_size_, t, root);
-    then_default_stream(start("broadcast", [&](cudaStream_t s) {
+    finish(start("broadcast", [&](cudaStream_t s) {
       return nccl().broadcast(t.data, t.data, t.nbytes(), ncclUint8, root, comm_, s);
     }));
   }
@@ -134,7 +137,7 @@ class NcclGroup : public ProcessGroup {
       Started done = start("all_reduce", [&](cudaStream_t s) {
         return nccl().all_reduce(buffer, buffer, count, ncclFloat64, ncclSum, comm_, s);
       });
-      await(done);
+      finish(done);
       WSI_CUDA_CHECK(cudaMemcpy(values, buffer, count * sizeof(double), cudaMemcpyDeviceToHost));
     } catch (...) {
       cudaFree(buffer);
@@ -185,10 +188,17 @@ class NcclGroup : public ProcessGroup {
     return {what, done};
   }
 
-  // The default stream's next ops wait for the collective; the host does not.
-  static void then_default_stream(Started started) {
+  // The host waits for the collective (within the timeout), then the default stream's next ops
+  // follow it.
+  void finish(Started started) {
+    try {
+      await(started);
+    } catch (...) {
+      cudaEventDestroy(started.done);
+      throw;
+    }
     const cudaError_t waited = cudaStreamWaitEvent(nullptr, started.done, 0);
-    cudaEventDestroy(started.done);  // released by CUDA once the event has happened
+    cudaEventDestroy(started.done);
     WSI_CUDA_CHECK(waited);
   }
 
