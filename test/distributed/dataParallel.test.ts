@@ -5,9 +5,10 @@
  * end (after one step, and after ten) with the weights and optimizer state of one process on the
  * whole batch. Only the order of floating-point sums differs, so the weights
  * agree to float32 rounding, amplified a little by Adam's division by √v. A resumed ZeRO-1 run
- * ends bit for bit where the uninterrupted one did.
+ * ends bit for bit where the uninterrupted one did, and its checkpoint resumed by one process
+ * where the one-process run did.
  */
-import { rename, rm } from 'node:fs/promises';
+import { cp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { info } from '../../lib/info.js';
@@ -39,10 +40,17 @@ describe.skipIf(!info().backends.gloo.compiled)('data-parallel training over Glo
       }
     }
     // Every rank resumes: drop the ZeRO-1 run's last five checkpoints, resume, end where it ended.
+    // And on another world size: one process resumes the two ranks' step 5 with the whole batch.
     await rename(join(zero, 'final'), join(root, 'zero1-final'));
     for (let step = 6; step < 10; step++) await rm(join(zero, `step-${step}`), { recursive: true });
+    const alone = join(root, 'zero1-resumed-alone');
+    await cp(zero, alone, { recursive: true });
     await wsiVqa(['launch', '--nproc-per-node', '2', 'wsi-vqa', '--', ...train(zero, 2), '--zero1', '--resume']);
     expect(await largestDifference(join(root, 'zero1-final'), join(zero, 'final'))).toBe(0);
+    expect(await wsiVqa([...train(alone, 4), '--resume'])).toMatch(/resumed from \S*step-5 at step 5/);
+    const resumedAlone = await largestDifference(join(single, 'final'), join(alone, 'final'));
+    console.log(`two ranks' step 5 resumed by one process: largest difference ${resumedAlone.toExponential(2)}`);
+    expect(resumedAlone).toBeLessThan(TOLERANCE);
     // The weights moved: the comparison is not between two untouched models.
     expect(await largestDifference(join(single, 'step-1'), join(single, 'final'), { files: ['projector.safetensors'] })).toBeGreaterThan(1e-3);
   }, 300_000);

@@ -15,9 +15,9 @@ const execute = promisify(execFile);
 /** The safetensors files of a stage-2 checkpoint folder. */
 export const CHECKPOINT_FILES = ['projector.safetensors', 'llm/model.safetensors', 'optimizer.safetensors'];
 
-/** `wsi-vqa <args>`; rejects with the command's output when it fails. */
-export async function wsiVqa(args: string[]): Promise<void> {
-  await execute(process.execPath, [CLI, ...args]);
+/** `wsi-vqa <args>`: what it wrote to stderr (its progress lines); rejects with its output when it fails. */
+export async function wsiVqa(args: string[]): Promise<string> {
+  return (await execute(process.execPath, [CLI, ...args])).stderr;
 }
 
 /**
