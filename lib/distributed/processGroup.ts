@@ -105,7 +105,8 @@ export class ProcessGroup {
         group = await native.connectGloo(nativeOptions);
       } else {
         if (rank === 0) await store.set('nccl/unique-id', native.ncclUniqueId());
-        group = await native.connectNccl(nativeOptions, Number(device.slice('cuda:'.length)), await store.get('nccl/unique-id'));
+        const connecting = native.connectNccl(nativeOptions, Number(device.slice('cuda:'.length)), await store.get('nccl/unique-id'));
+        group = await settledWithin(connecting, timeoutMs, `NCCL's set-up on rank ${rank} did not finish within ${timeoutMs} ms: a rank is gone, or the ranks cannot reach each other (NCCL_SOCKET_IFNAME names the interface)`);
       }
       // Rank 0 serves the store from its event loop, which its first (blocking) collective would
       // stop: it starts none until every rank has finished connecting and needs the store no more.
@@ -188,6 +189,26 @@ export class ProcessGroup {
     this.#native.close();
     await this.#server?.close();
   }
+}
+
+/**
+ * `connecting`'s group, or a DistributedError after `timeoutMs`: NCCL's set-up has no timeout of
+ * its own and waits forever for a rank that is gone. A group that arrives too late is closed. The
+ * set-up itself goes on in its worker thread: the process should end on the error, as the CLI does.
+ */
+export function settledWithin<Group extends { close(): void }>(connecting: Promise<Group>, timeoutMs: number, message: string): Promise<Group> {
+  let late = false;
+  connecting.then((group) => late && group.close(), () => {});
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      late = true;
+      reject(new DistributedError(message));
+    }, timeoutMs);
+    connecting.then(
+      (group) => (clearTimeout(timer), resolve(group)),
+      (error) => (clearTimeout(timer), reject(error)),
+    );
+  });
 }
 
 function isLoopback(host: string): boolean {
