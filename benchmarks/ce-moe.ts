@@ -17,6 +17,7 @@ import { MoeCompressor } from '../lib/moe.js';
 import type { StateRecord } from '../lib/moe.js';
 import type { Device } from '../lib/tensor.js';
 import { Tensor } from '../lib/tensor.js';
+import { medianMs } from './timing.js';
 
 const args = process.argv.slice(2);
 const small = args.includes('--small');
@@ -29,18 +30,6 @@ function randomTensor(shape: number[], scale: number, dtype: 'f32' | 'bf16'): Te
   return Tensor.from(data, shape, { dtype, device });
 }
 
-/** Median wall time of `run` in ms over `repeats` runs after one warm-up; `run` must wait for the device. */
-function time(run: () => void, repeats: number): number {
-  run();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const start = performance.now();
-    run();
-    times.push(performance.now() - start);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-}
-
 function benchCrossEntropy(): void {
   const [t, h, v, chunk] = small ? [64, 64, 1000, 16] : [8192, 2560, 151_936, 256];
   const hidden = randomTensor([t, h], 1, 'bf16');
@@ -49,7 +38,7 @@ function benchCrossEntropy(): void {
   const workspace = Tensor.empty([chunk, v], { device });
   const weightGrad = Tensor.zeros([v, h], { device });
   let loss = 0;
-  const ms = time(() => {
+  const ms = medianMs(() => {
     const r = linearCrossEntropy(hidden, weight, labels, { chunk, workspace, weightGrad, gradScale: 1 / t });
     loss = r.loss / r.count; // reading the loss waits for the device
     r.dHidden?.dispose();
@@ -84,7 +73,7 @@ function benchMoe(): void {
   const moe = MoeCompressor.fromStateDict(state, { device });
   const x = randomTensor([slides * perSlide, width], 1, 'f32');
   const offsets = Array.from({ length: slides + 1 }, (_, s) => s * perSlide);
-  const ms = time(() => {
+  const ms = medianMs(() => {
     const { out } = moe.forward(x, offsets); // reads the aux loss back: waits for the device
     out.dispose();
   }, small ? 3 : 10);
