@@ -17,6 +17,7 @@ import { Tensor } from '../lib/tensor.js';
 import { medianMs } from './timing.js';
 
 const SIZES_MIB = [1 / 256, 1 / 16, 1, 25, 100];
+const REPEATS = 10;
 
 const rendezvous = rendezvousFromEnv();
 if (!rendezvous) throw new Error('run this under wsi-vqa launch (benchmarks/run-allreduce.sh)');
@@ -27,11 +28,10 @@ const results = [];
 for (const mib of SIZES_MIB) {
   const elements = Math.round((mib * 2 ** 20) / 4);
   using t = Tensor.from(new Float32Array(elements).fill(1 / world), [elements], { device });
-  const repeats = 10;
   // Each timed call ends with a host sum, which waits for every collective before it.
-  const blockingMs = medianMs(() => (group.allReduce(t), group.sum([0])), repeats);
-  const startedMs = medianMs(() => (group.allReduceAsync(t).wait(), group.sum([0])), repeats);
-  const hostSumMs = medianMs(() => group.sum([0]), repeats);
+  const blockingMs = medianMs(() => (group.allReduce(t), group.sum([0])), REPEATS);
+  const startedMs = medianMs(() => (group.allReduceAsync(t).wait(), group.sum([0])), REPEATS);
+  const hostSumMs = medianMs(() => group.sum([0]), REPEATS);
   const ms = Math.max(blockingMs - hostSumMs, 1e-6);
   const busGBs = ((2 * (world - 1)) / world) * elements * 4 / (ms * 1e6);
   results.push({ mib, blockingMs, startedMs, hostSumMs, busGBs });

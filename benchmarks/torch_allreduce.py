@@ -9,23 +9,17 @@ import argparse
 import json
 import os
 import socket
-import time
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from torch_timing import timed
 
 SIZES_MIB = [1 / 256, 1 / 16, 1, 25, 100]
 
 
-def median_ms(fn, repeats=10):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return sorted(times)[len(times) // 2]
+def median_ms(fn):
+    return timed(fn, synchronize=lambda: None)  # fn ends with a host sum, which waits
 
 
 def rank_main(rank, world, device_kind, port, ours):

@@ -3,10 +3,10 @@
  * `wsi-vqa train` that meet over Gloo, each on half of every global batch, with and without
  * ZeRO-1 (without it, in small gradient buckets summed while the backward pass runs). They must
  * end (after one step, and after ten) with the weights and optimizer state of one process on the
- * whole batch. Only the order of floating-point sums differs, so the weights
- * agree to float32 rounding, amplified a little by Adam's division by √v. A resumed ZeRO-1 run
- * ends bit for bit where the uninterrupted one did, and its checkpoint resumed by one process
- * where the one-process run did.
+ * whole batch. Only the order of floating-point sums differs, so the weights agree to float32
+ * rounding, amplified a little by Adam's division by √v. A resumed ZeRO-1 run ends bit for bit
+ * where the uninterrupted one did, and its checkpoint resumed by one process where the
+ * one-process run did.
  */
 import { cp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,7 +1,8 @@
 /**
- * The process group and the launcher with real processes: every collective over Gloo on three
- * ranks against values worked out here, and on two nodes of two, ranks that disagree, a rank that never arrives, a NaN
- * loss on one rank, a rank killed mid-run, and the launcher stopped by a signal.
+ * The process group and the launcher with real processes: every collective over Gloo against
+ * values worked out here, on three ranks and on two nodes of two; ranks that disagree, a rank
+ * that never arrives, a NaN loss on one rank, a rank killed mid-run, and the launcher stopped by
+ * a signal.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
@@ -51,6 +52,14 @@ function ranksOutput(output: string): any[] {
   return output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).sort((a, b) => a.rank - b.rank);
 }
 
+/** A worker on `nprocPerNode` ranks of one node, which must succeed: each rank's JSON line, by rank. */
+async function launchWorker(name: string, nprocPerNode: number, args: string[] = []): Promise<any[]> {
+  const out = collect();
+  const result = await launch({ script: worker(name), nprocPerNode, args, stdout: out.stream, stderr: out.stream });
+  expect(result.exitCode, out.text()).toBe(0);
+  return ranksOutput(out.text());
+}
+
 /** What collectives.mjs must print on every rank of a world of `world` ranks. */
 function expectCollectives(reports: any[], world: number): void {
   expect(reports.map((r) => r.rank)).toEqual(Array.from({ length: world }, (_, r) => r));
@@ -72,10 +81,7 @@ function expectCollectives(reports: any[], world: number): void {
 
 describe.skipIf(!info().backends.gloo.compiled)('process groups over Gloo', () => {
   it('all-reduce (blocking and started), reduce-scatter, all-gather, broadcast, barrier and host sums agree with the arithmetic on 3 ranks', async () => {
-    const out = collect();
-    const result = await launch({ script: worker('collectives.mjs'), nprocPerNode: 3, stdout: out.stream, stderr: out.stream });
-    expect(result.exitCode, out.text()).toBe(0);
-    expectCollectives(ranksOutput(out.text()), 3);
+    expectCollectives(await launchWorker('collectives.mjs', 3), 3);
   }, 60_000);
 
   it('two nodes of two ranks (two launchers meeting at --master-port) number the ranks node by node and agree as one group', async () => {
@@ -90,10 +96,7 @@ describe.skipIf(!info().backends.gloo.compiled)('process groups over Gloo', () =
   }, 60_000);
 
   it('gradient buckets start as the backward reports them final, and sum small gradients through buckets and large ones where they lie', async () => {
-    const out = collect();
-    const result = await launch({ script: worker('buckets.mjs'), nprocPerNode: 2, stdout: out.stream, stderr: out.stream });
-    expect(result.exitCode, out.text()).toBe(0);
-    const reports = ranksOutput(out.text());
+    const reports = await launchWorker('buckets.mjs', 2);
     expect(reports).toHaveLength(2);
     // Σ_rank (100 g + i + rank) = 2 (100 g + i) + 1, and after a second step twice that sum.
     const expected = [3, 20, 5, 7].map((n, g) => Array.from({ length: n }, (_, i) => 2 * (100 * g + i) + 1));
@@ -110,10 +113,7 @@ describe.skipIf(!info().backends.gloo.compiled)('process groups over Gloo', () =
   it('ZeRO-1 on 3 ranks steps flat and loose parameters of odd sizes like AdamW on the summed gradients', async () => {
     const seed = Number(process.env.TEST_SEED ?? Date.now() % 1000);
     console.log(`ZeRO-1 test seed ${seed}`);
-    const out = collect();
-    const result = await launch({ script: worker('zero1.mjs'), nprocPerNode: 3, args: [String(seed)], stdout: out.stream, stderr: out.stream });
-    expect(result.exitCode, out.text()).toBe(0);
-    const reports = ranksOutput(out.text());
+    const reports = await launchWorker('zero1.mjs', 3, [String(seed)]);
     expect(reports).toHaveLength(3);
     for (const r of reports) {
       for (const [sharded, whole] of r.norms) expect(Math.abs(sharded - whole)).toBeLessThan(1e-5 * whole);
@@ -125,10 +125,7 @@ describe.skipIf(!info().backends.gloo.compiled)('process groups over Gloo', () =
   }, 60_000);
 
   it('ranks that disagree about what they train stop together at the start, saying what differs', async () => {
-    const out = collect();
-    const result = await launch({ script: worker('agreement.mjs'), nprocPerNode: 2, stdout: out.stream, stderr: out.stream });
-    expect(result.exitCode, out.text()).toBe(0);
-    const reports = ranksOutput(out.text());
+    const reports = await launchWorker('agreement.mjs', 2);
     expect(reports).toHaveLength(2);
     for (const r of reports) {
       expect(r.same).toBeNull();

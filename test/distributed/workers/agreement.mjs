@@ -4,7 +4,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProcessGroup, Tensor, fill, parseTrainConfig, rendezvousFromEnv, train } from '../../../dist/index.js';
+import { ProcessGroup, parseTrainConfig, rendezvousFromEnv, train } from '../../../dist/index.js';
+import { countingData, oneTensorTask } from './oneTensorTask.mjs';
 
 const group = await ProcessGroup.init({ ...rendezvousFromEnv(), timeoutMs: 20000 });
 const message = (run) => {
@@ -18,21 +19,8 @@ const message = (run) => {
 const same = message(() => group.checkAgreement({ model: 'tiny', config: '{"lr":1}' }));
 const differing = message(() => group.checkAgreement({ model: 'tiny', config: group.rank === 1 ? '{"lr":2}' : '{"lr":1}' }));
 
-const weight = Tensor.zeros([4]);
-const grad = Tensor.zeros([4]);
-const task = {
-  parameters: () => [{ name: 'w', value: weight, grad }],
-  zeroGradients: () => fill(grad),
-  forwardBackward: async () => ({ lossSum: 1, count: 1 }),
-  saveWeights: async () => {},
-  loadWeights: async () => {},
-};
-const data = {
-  batchesPerEpoch: 2,
-  async *batches(_epoch, from = 0) {
-    for (let i = from; i < 2; i++) yield i;
-  },
-};
+const task = oneTensorTask();
+const data = countingData(2);
 const outputDir = mkdtempSync(join(tmpdir(), 'wsi-vqa-agreement-'));
 let training = null;
 try {

@@ -3,27 +3,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProcessGroup, Tensor, fill, parseTrainConfig, rendezvousFromEnv, train } from '../../../dist/index.js';
+import { ProcessGroup, parseTrainConfig, rendezvousFromEnv, train } from '../../../dist/index.js';
+import { countingData, oneTensorTask } from './oneTensorTask.mjs';
 
 const group = await ProcessGroup.init({ ...rendezvousFromEnv(), timeoutMs: 20000 });
-const weight = Tensor.zeros([4]);
-const grad = Tensor.zeros([4]);
-const task = {
-  parameters: () => [{ name: 'w', value: weight, grad }],
-  zeroGradients: () => fill(grad),
-  forwardBackward: async (_batch, { step }) => {
-    fill(grad, 0.5);
-    return { lossSum: group.rank === 1 && step === 1 ? Number.NaN : 1, count: 1 };
-  },
-  saveWeights: async () => {},
-  loadWeights: async () => {},
-};
-const data = {
-  batchesPerEpoch: 4,
-  async *batches(_epoch, from = 0) {
-    for (let i = from; i < 4; i++) yield i;
-  },
-};
+const task = oneTensorTask((step) => (group.rank === 1 && step === 1 ? Number.NaN : 1));
+const data = countingData(4);
 const outputDir = process.env.TEST_OUT ?? mkdtempSync(join(tmpdir(), 'wsi-vqa-nan-'));
 try {
   await train(task, data, parseTrainConfig({ stage: 0, outputDir }), { group, progress: 'none' });
