@@ -78,17 +78,26 @@ function rmsNormCases(): OpCase[] {
           outputs: { dx: { shape: [rows, d], dtype }, ...(withWeight ? { dweight: { shape: [d], initial: true } } : {}) },
           reference: (v) => {
             const dx = new Float64Array(rows * d);
+            // dx is a difference of two terms that can cancel (entirely, for d = 1 and |x̂| near
+            // 1): its error is measured against their magnitudes.
+            const dxScale = new Float64Array(rows * d);
             const dweight = withWeight ? Float64Array.from(v.dweight) : undefined;
             for (let r = 0; r < rows; r++) {
               let dot = 0;
-              for (let i = 0; i < d; i++) dot += v.dy[r * d + i] * v.weight[i] * v.x[r * d + i] * v.rstd[r];
+              let dotMagnitude = 0;
+              for (let i = 0; i < d; i++) {
+                const term = v.dy[r * d + i] * v.weight[i] * v.x[r * d + i] * v.rstd[r];
+                dot += term;
+                dotMagnitude += Math.abs(term);
+              }
               for (let i = 0; i < d; i++) {
                 const xhat = v.x[r * d + i] * v.rstd[r];
                 dx[r * d + i] = v.rstd[r] * (v.dy[r * d + i] * v.weight[i] - (xhat * dot) / d);
+                dxScale[r * d + i] = v.rstd[r] * (Math.abs(v.dy[r * d + i] * v.weight[i]) + Math.abs(xhat * dotMagnitude) / d);
                 if (dweight) dweight[i] += v.dy[r * d + i] * xhat;
               }
             }
-            const results: Record<string, Float64Array> = { dx };
+            const results: Record<string, Float64Array> = { dx, dxScale };
             if (dweight) results.dweight = dweight;
             return results;
           },
