@@ -89,13 +89,6 @@ function slideFromTensors(path: string, tensors: Map<string, StoredTensor>, maxP
   }
   if (patches === 0) throw new FormatError(`${path}: the slide has no patches (N = 0)`);
   const values = toFloat32(tensor, path, name || 'features');
-  for (let row = 0; row < patches; row++) {
-    for (let i = row * width; i < (row + 1) * width; i++) {
-      if (!Number.isFinite(values[i])) {
-        throw new FormatError(`${path}: patch row ${row} (0-based) has a ${Number.isNaN(values[i]) ? 'NaN' : 'infinite'} value at column ${i - row * width}`);
-      }
-    }
-  }
   const coordsTensor = tensors.get(COORDS_KEY);
   let coords: Float32Array | undefined;
   if (coordsTensor) {
@@ -106,10 +99,9 @@ function slideFromTensors(path: string, tensors: Map<string, StoredTensor>, maxP
     coords = toFloat32(coordsTensor, path, COORDS_KEY);
   }
   const rows = evenlySpacedRows(patches, maxPatches);
-  const kept = rows ? pickRows(values, width, rows) : values;
   return {
     path,
-    features: width === NARROW_FEATURE_WIDTH ? widen(kept) : kept,
+    features: finiteFeatures(values, patches, width, rows, path),
     patches: rows?.length ?? patches,
     coords: coords && rows ? pickRows(coords, 2, rows) : coords,
   };
@@ -150,14 +142,44 @@ function pickRows(values: Float32Array, width: number, rows: number[]): Float32A
   return out;
 }
 
-/** [N, 512] → [N, 1024] by concatenating each row with itself, [x, x] (what existing checkpoints expect). */
-function widen(values: Float32Array): Float32Array {
-  const count = values.length / NARROW_FEATURE_WIDTH;
-  const out = new Float32Array(count * FEATURE_WIDTH);
-  for (let r = 0; r < count; r++) {
-    const row = values.subarray(r * NARROW_FEATURE_WIDTH, (r + 1) * NARROW_FEATURE_WIDTH);
-    out.set(row, r * FEATURE_WIDTH);
-    out.set(row, r * FEATURE_WIDTH + NARROW_FEATURE_WIDTH);
+/** Float32 bits whose exponent is all ones: infinity or NaN. */
+const NOT_FINITE_EXPONENT = 0x7f800000;
+
+/**
+ * The model's [rows, 1024] features from [patches, width] `values`, in one pass that checks
+ * every value is finite (a {@link FormatError} naming the file, patch row and column) and, where
+ * needed, keeps only `rows` and widens 512 → 1024 by [x, x] (what existing checkpoints expect).
+ * Full-width features without a cap come back as `values` itself: the check is the only pass.
+ */
+function finiteFeatures(values: Float32Array, patches: number, width: number, rows: number[] | undefined, path: string): Float32Array {
+  // Integer tests on the bits are faster than Number.isFinite on each float.
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const widen = width === NARROW_FEATURE_WIDTH;
+  if (!widen && !rows) {
+    for (let i = 0; i < bits.length; i++) if ((bits[i] & NOT_FINITE_EXPONENT) === NOT_FINITE_EXPONENT) notFinite(values, i, width, path);
+    return values;
+  }
+  const kept = rows?.length ?? patches;
+  const out = new Float32Array(kept * FEATURE_WIDTH);
+  const outBits = new Uint32Array(out.buffer);
+  if (rows) {
+    // Capped: every row is checked, the kept ones copied.
+    for (let i = 0; i < bits.length; i++) if ((bits[i] & NOT_FINITE_EXPONENT) === NOT_FINITE_EXPONENT) notFinite(values, i, width, path);
+  }
+  for (let r = 0; r < kept; r++) {
+    const from = (rows ? rows[r] : r) * width;
+    const to = r * FEATURE_WIDTH;
+    for (let c = 0; c < width; c++) {
+      const word = bits[from + c];
+      if ((word & NOT_FINITE_EXPONENT) === NOT_FINITE_EXPONENT) notFinite(values, from + c, width, path);
+      outBits[to + c] = word;
+      if (widen) outBits[to + NARROW_FEATURE_WIDTH + c] = word;
+    }
   }
   return out;
+}
+
+function notFinite(values: Float32Array, index: number, width: number, path: string): never {
+  const row = Math.floor(index / width);
+  throw new FormatError(`${path}: patch row ${row} (0-based) has a ${Number.isNaN(values[index]) ? 'NaN' : 'infinite'} value at column ${index - row * width}`);
 }
