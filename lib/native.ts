@@ -109,6 +109,10 @@ export interface NativeAddon {
   connectGloo(options: NativeGroupOptions): Promise<NativeProcessGroup>;
   connectNccl(options: NativeGroupOptions, device: number, uniqueId: Uint8Array): Promise<NativeProcessGroup>;
   ncclUniqueId(): Uint8Array;
+  /** Uninitialised host memory, large blocks on huge pages (absent from addons built before it). */
+  hostBuffer?(bytes: number): ArrayBuffer;
+  /** Index of the first infinite or NaN value, or -1 (absent from addons built before it). */
+  findNonFinite?(values: Float32Array): number;
 }
 
 const packageRoot = fileURLToPath(new URL('..', import.meta.url));

@@ -7,6 +7,7 @@ import { extname } from 'node:path';
 import { FormatError } from '../errors.js';
 import type { FeatureCache } from './featureCache.js';
 import { readFeatureCsv } from './featureCsv.js';
+import { firstNonFinite, uninitializedBytes } from './hostMemory.js';
 import { readH5Datasets } from './h5.js';
 import { readNpy } from './npy.js';
 import { readSafetensors } from './safetensors.js';
@@ -142,44 +143,27 @@ function pickRows(values: Float32Array, width: number, rows: number[]): Float32A
   return out;
 }
 
-/** Float32 bits whose exponent is all ones: infinity or NaN. */
-const NOT_FINITE_EXPONENT = 0x7f800000;
-
 /**
- * The model's [rows, 1024] features from [patches, width] `values`, in one pass that checks
- * every value is finite (a {@link FormatError} naming the file, patch row and column) and, where
- * needed, keeps only `rows` and widens 512 → 1024 by [x, x] (what existing checkpoints expect).
+ * The model's [rows, 1024] features from [patches, width] `values`: every value checked to be
+ * finite (a {@link FormatError} naming the file, patch row and column), then, where needed, only
+ * `rows` kept and 512-wide rows widened to 1024 by [x, x] (what existing checkpoints expect).
  * Full-width features without a cap come back as `values` itself: the check is the only pass.
  */
 function finiteFeatures(values: Float32Array, patches: number, width: number, rows: number[] | undefined, path: string): Float32Array {
-  // Integer tests on the bits are faster than Number.isFinite on each float.
-  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const bad = firstNonFinite(values);
+  if (bad >= 0) {
+    const row = Math.floor(bad / width);
+    throw new FormatError(`${path}: patch row ${row} (0-based) has a ${Number.isNaN(values[bad]) ? 'NaN' : 'infinite'} value at column ${bad - row * width}`);
+  }
   const widen = width === NARROW_FEATURE_WIDTH;
-  if (!widen && !rows) {
-    for (let i = 0; i < bits.length; i++) if ((bits[i] & NOT_FINITE_EXPONENT) === NOT_FINITE_EXPONENT) notFinite(values, i, width, path);
-    return values;
-  }
+  if (!widen && !rows) return values;
   const kept = rows?.length ?? patches;
-  const out = new Float32Array(kept * FEATURE_WIDTH);
-  const outBits = new Uint32Array(out.buffer);
-  if (rows) {
-    // Capped: every row is checked, the kept ones copied.
-    for (let i = 0; i < bits.length; i++) if ((bits[i] & NOT_FINITE_EXPONENT) === NOT_FINITE_EXPONENT) notFinite(values, i, width, path);
-  }
+  const out = new Float32Array(uninitializedBytes(kept * FEATURE_WIDTH * 4).buffer, 0, kept * FEATURE_WIDTH);
   for (let r = 0; r < kept; r++) {
     const from = (rows ? rows[r] : r) * width;
-    const to = r * FEATURE_WIDTH;
-    for (let c = 0; c < width; c++) {
-      const word = bits[from + c];
-      if ((word & NOT_FINITE_EXPONENT) === NOT_FINITE_EXPONENT) notFinite(values, from + c, width, path);
-      outBits[to + c] = word;
-      if (widen) outBits[to + NARROW_FEATURE_WIDTH + c] = word;
-    }
+    const row = values.subarray(from, from + width);
+    out.set(row, r * FEATURE_WIDTH);
+    if (widen) out.set(row, r * FEATURE_WIDTH + NARROW_FEATURE_WIDTH);
   }
   return out;
-}
-
-function notFinite(values: Float32Array, index: number, width: number, path: string): never {
-  const row = Math.floor(index / width);
-  throw new FormatError(`${path}: patch row ${row} (0-based) has a ${Number.isNaN(values[index]) ? 'NaN' : 'infinite'} value at column ${index - row * width}`);
 }

@@ -7,6 +7,7 @@
 import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { IoError } from '../errors.js';
+import { uninitializedBytes } from './hostMemory.js';
 
 /**
  * Largest file read whole into memory (4 GiB, Node's largest buffer): 25 slides of 40 000
@@ -79,7 +80,7 @@ export function checkSize(path: string, size: number, maxBytes: number): void {
  * completely (it is not zeroed first). Throws {@link IoError} naming the file when it ends early.
  */
 export async function readRange(handle: FileHandle, path: string, position: number, length: number): Promise<Uint8Array> {
-  const buffer = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+  const buffer = uninitializedBytes(length);
   let done = 0;
   try {
     while (done < length) {
