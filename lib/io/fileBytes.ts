@@ -7,6 +7,7 @@
 import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { IoError } from '../errors.js';
+import { native } from '../native.js';
 import { uninitializedBytes } from './hostMemory.js';
 
 /**
@@ -51,11 +52,14 @@ export async function openRegularFile(path: string): Promise<RegularFile> {
 
 /**
  * The whole content of the regular file `path`, read with as few read calls as its size allows
- * (one below 1 GiB) into one fresh buffer. Throws {@link IoError} naming the file when it cannot
+ * (one below 1 GiB) into one fresh buffer (huge pages, from the addon). Throws {@link IoError} naming the file when it cannot
  * be read, is not a regular file, is larger than `maxBytes` (default {@link MAX_FILE_BYTES}), or
  * shrinks while being read.
  */
 export async function readFileBytes(path: string, maxBytes: number = MAX_FILE_BYTES): Promise<Uint8Array> {
+  // The addon opens, checks, reads and closes as one job on a libuv thread, so a read started
+  // before a synchronous training step is done by its end; here each of them needs the main thread.
+  if (native.readFile) return new Uint8Array(await native.readFile(path, maxBytes));
   const { handle, size } = await openRegularFile(path);
   try {
     checkSize(path, size, maxBytes);

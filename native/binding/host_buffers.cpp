@@ -4,7 +4,9 @@
 #include <memory>
 
 #include "addon_state.h"
+#include "promise_worker.h"
 #include "wsi/finite.h"
+#include "wsi/read_file.h"
 #include "wsi/tensor.h"
 
 namespace wsi::binding {
@@ -12,28 +14,50 @@ namespace wsi::binding {
 namespace {
 // Number.MAX_SAFE_INTEGER: larger byte counts cannot come exactly from JavaScript.
 constexpr double kMaxSafeInteger = 9007199254740991.0;
+
+// A byte count from JavaScript: a non-negative integer, exactly representable.
+size_t byte_count(Napi::Env env, Napi::Value value, const char* name) {
+  if (!value.IsNumber()) throw Napi::TypeError::New(env, concat("'", name, "' must be a number"));
+  const double requested = value.As<Napi::Number>().DoubleValue();
+  if (!(requested >= 0 && requested <= kMaxSafeInteger && std::floor(requested) == requested)) {
+    throw Napi::RangeError::New(env, concat("'", name, "' must be a non-negative integer"));
+  }
+  return static_cast<size_t>(requested);
+}
+
+// An ArrayBuffer over the storage's bytes, keeping it alive and reported to V8 until collected.
+Napi::Value array_buffer(Napi::Env env, std::shared_ptr<Storage> storage) {
+  const size_t bytes = storage->bytes();
+  if (bytes == 0) return Napi::ArrayBuffer::New(env, 0);
+  auto* keep = new std::shared_ptr<Storage>(std::move(storage));
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
+  return Napi::ArrayBuffer::New(
+      env, (*keep)->data(), bytes,
+      [](Napi::Env finalizing, void*, std::shared_ptr<Storage>* hint) {
+        Napi::MemoryManagement::AdjustExternalMemory(finalizing, -static_cast<int64_t>((*hint)->bytes()));
+        delete hint;
+      },
+      keep);
+}
+
 }  // namespace
 
 Napi::Value host_buffer(const Napi::CallbackInfo& call) {
   Napi::Env env = call.Env();
-  if (!call[0].IsNumber()) throw Napi::TypeError::New(env, "'bytes' must be a number");
-  const double requested = call[0].As<Napi::Number>().DoubleValue();
-  if (!(requested >= 0 && requested <= kMaxSafeInteger && std::floor(requested) == requested)) {
-    throw Napi::RangeError::New(env, "'bytes' must be a non-negative integer");
-  }
-  const auto bytes = static_cast<size_t>(requested);
+  const size_t bytes = byte_count(env, call[0], "bytes");
   if (bytes == 0) return Napi::ArrayBuffer::New(env, 0);
-  return guard(env, [&]() -> Napi::Value {
-    auto* keep = new std::shared_ptr<Storage>(Storage::allocate(bytes, Device::cpu()));
-    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
-    return Napi::ArrayBuffer::New(
-        env, (*keep)->data(), bytes,
-        [](Napi::Env finalizing, void*, std::shared_ptr<Storage>* hint) {
-          Napi::MemoryManagement::AdjustExternalMemory(finalizing, -static_cast<int64_t>((*hint)->bytes()));
-          delete hint;
-        },
-        keep);
-  });
+  return guard(env, [&] { return array_buffer(env, Storage::allocate(bytes, Device::cpu())); });
+}
+
+Napi::Value read_file(const Napi::CallbackInfo& call) {
+  Napi::Env env = call.Env();
+  if (!call[0].IsString()) throw Napi::TypeError::New(env, "'path' must be a string");
+  std::string path = call[0].As<Napi::String>().Utf8Value();
+  const size_t max_bytes = byte_count(env, call[1], "maxBytes");
+  auto storage = std::make_shared<std::shared_ptr<Storage>>();
+  return PromiseWorker::queue(
+      env, "wsi-vqa.readFile", ErrorCode::Io, [=] { *storage = read_regular_file(path, max_bytes); },
+      [storage](Napi::Env settled) { return array_buffer(settled, std::move(*storage)); });
 }
 
 Napi::Value find_non_finite(const Napi::CallbackInfo& call) {

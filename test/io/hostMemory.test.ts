@@ -50,3 +50,33 @@ describe('uninitializedBytes', () => {
     if (native.hostBuffer) expect(() => native.hostBuffer!(-1)).toThrow(RangeError);
   });
 });
+
+describe('readFileBytes (one native job where the addon has readFile)', () => {
+  it('reads a regular file whole and refuses FIFOs, directories and files over the budget, naming them', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdirSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { IoError } = await import('../../lib/errors.js');
+    const { readFileBytes } = await import('../../lib/io/fileBytes.js');
+    const { tempDir, writeTemp } = await import('./helpers.js');
+    const dir = tempDir();
+    const content = Uint8Array.from({ length: (3 << 20) + 5 }, (_, i) => (i * 31) & 0xff);
+    const path = writeTemp(dir, 'data.bin', content);
+    expect(await readFileBytes(path)).toEqual(content);
+    expect(await readFileBytes(writeTemp(dir, 'empty.bin', ''))).toEqual(new Uint8Array(0));
+    const fifo = join(dir, 'pipe.bin');
+    execFileSync('mkfifo', [fifo]);
+    const folder = join(dir, 'folder.bin');
+    mkdirSync(folder);
+    for (const [file, message] of [
+      [fifo, `${fifo}: cannot read file (it is a FIFO (named pipe), not a regular file)`],
+      [folder, `${folder}: cannot read file (it is a directory, not a regular file)`],
+      [path, `${path}: cannot read file (${content.length} bytes, more than the 1000 bytes this reader takes)`],
+      [join(dir, 'absent.bin'), `${join(dir, 'absent.bin')}: cannot read file (no such file)`],
+    ] as const) {
+      const error = await readFileBytes(file, 1000).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(IoError);
+      expect((error as Error).message).toBe(message);
+    }
+  });
+});
