@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 out=build/bench
 npx tsc -p . --outDir "$out"
 cp package.json "$out/"  # lib/info.ts reads the version from ../package.json
-node "$out/benchmarks/read-features.js" "$@"
+WSI_VQA_ADDON="${WSI_VQA_ADDON:-$PWD/build/Release/wsi_vqa.node}" node "$out/benchmarks/read-features.js" "$@"

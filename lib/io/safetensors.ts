@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { FormatError, IoError, WsiVqaError } from '../errors.js';
-import { describeFsError, openRegularFile, readRange } from './fileBytes.js';
+import { describeFsError, openRegularFile, readFileBytes, readRange } from './fileBytes.js';
 import { BYTES_PER_ELEMENT, type StoredData, type StoredDtype, type StoredTensor, elementCount, isStoredDtype, storedBytes, typedElements } from './storedTensor.js';
 
 /** The safetensors format caps its header at 100 MB. */
@@ -26,19 +26,31 @@ export interface Safetensors {
 }
 
 /**
- * Reads every tensor of a safetensors file. Dtypes F32, F16, BF16, F64, I32, I64.
+ * Reads every tensor of a safetensors file, as views of one read of the whole file. Dtypes F32,
+ * F16, BF16, F64, I32, I64.
  * Throws {@link FormatError} naming the file (and tensor) for a lying header, an offset outside
  * the data, overlapping tensors or an unsupported dtype; {@link IoError} when it cannot be read.
  */
 export async function readSafetensors(path: string): Promise<Safetensors> {
-  const file = await openSafetensors(path);
-  try {
-    const tensors = new Map<string, StoredTensor>();
-    for (const name of file.entries.keys()) tensors.set(name, await file.read(name));
-    return { tensors, metadata: file.metadata };
-  } finally {
-    await file.close();
+  // One read of the whole file (one job off the main thread); the tensors are views of it.
+  const bytes = await readFileBytes(path);
+  if (bytes.byteLength < HEADER_LENGTH_BYTES) throw new FormatError(`${path}: needs ${HEADER_LENGTH_BYTES} bytes at 0 but the file has ${bytes.byteLength} bytes (truncated?)`);
+  const dataStart = dataOffset(bytes.subarray(0, HEADER_LENGTH_BYTES), bytes.byteLength, path);
+  const parsed = parseHeader(bytes.subarray(HEADER_LENGTH_BYTES, dataStart), path, bytes.byteLength - dataStart);
+  const tensors = new Map<string, StoredTensor>();
+  for (const { name, dtype, shape, begin, end } of parsed.tensors) {
+    tensors.set(name, { dtype, shape, data: typedElements(dtype, bytes.subarray(dataStart + begin, dataStart + end)) });
   }
+  return { tensors, metadata: parsed.metadata };
+}
+
+/** Where tensor data starts, from the header length in the file's first 8 bytes, checked against the file. */
+function dataOffset(lengthBytes: Uint8Array, fileSize: number, path: string): number {
+  const headerLength = new DataView(lengthBytes.buffer, lengthBytes.byteOffset).getBigUint64(0, true);
+  if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, fileSize - HEADER_LENGTH_BYTES))) {
+    throw new FormatError(`${path}: safetensors header claims ${headerLength} bytes but the file has ${fileSize} bytes (limit ${MAX_HEADER_BYTES})`);
+  }
+  return HEADER_LENGTH_BYTES + Number(headerLength);
 }
 
 /** Where one tensor lies in a safetensors file, as its header says (checked against the file). */
@@ -75,12 +87,8 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
   const { handle, size: fileSize } = await openRegularFile(path);
   try {
     const lengthBytes = await readAt(handle, path, 0, HEADER_LENGTH_BYTES, fileSize);
-    const headerLength = new DataView(lengthBytes.buffer, lengthBytes.byteOffset).getBigUint64(0, true);
-    if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, fileSize - HEADER_LENGTH_BYTES))) {
-      throw new FormatError(`${path}: safetensors header claims ${headerLength} bytes but the file has ${fileSize} bytes (limit ${MAX_HEADER_BYTES})`);
-    }
-    const headerBytes = await readAt(handle, path, HEADER_LENGTH_BYTES, Number(headerLength), fileSize);
-    const dataStart = HEADER_LENGTH_BYTES + Number(headerLength);
+    const dataStart = dataOffset(lengthBytes, fileSize, path);
+    const headerBytes = await readAt(handle, path, HEADER_LENGTH_BYTES, dataStart - HEADER_LENGTH_BYTES, fileSize);
     const parsed = parseHeader(headerBytes, path, fileSize - dataStart);
     const located = new Map(parsed.tensors.map((entry) => [entry.name, entry]));
     const entries = new Map<string, SafetensorsEntry>(
