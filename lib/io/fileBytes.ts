@@ -52,9 +52,9 @@ export async function openRegularFile(path: string): Promise<RegularFile> {
 
 /**
  * The whole content of the regular file `path`, read with as few read calls as its size allows
- * (one below 1 GiB) into one fresh buffer (huge pages, from the addon). Throws {@link IoError} naming the file when it cannot
- * be read, is not a regular file, is larger than `maxBytes` (default {@link MAX_FILE_BYTES}), or
- * shrinks while being read.
+ * (one below 1 GiB) into one fresh buffer (on huge pages, from the addon). Throws {@link IoError}
+ * naming the file when it cannot be read, is not a regular file, is larger than `maxBytes`
+ * (default {@link MAX_FILE_BYTES}), or shrinks while being read.
  */
 export async function readFileBytes(path: string, maxBytes: number = MAX_FILE_BYTES): Promise<Uint8Array> {
   // The addon opens, checks, reads and closes as one job on a libuv thread, so a read started
@@ -62,7 +62,7 @@ export async function readFileBytes(path: string, maxBytes: number = MAX_FILE_BY
   if (native.readFile) return new Uint8Array(await native.readFile(path, maxBytes));
   const { handle, size } = await openRegularFile(path);
   try {
-    checkSize(path, size, maxBytes);
+    if (size > maxBytes) throw new IoError(`${path}: cannot read file (${size} bytes, more than the ${maxBytes} bytes this reader takes)`);
     return await readRange(handle, path, 0, size);
   } finally {
     await handle.close();
@@ -72,11 +72,6 @@ export async function readFileBytes(path: string, maxBytes: number = MAX_FILE_BY
 /** The file's text (UTF-8, a leading byte-order mark dropped), with the checks of {@link readFileBytes}. */
 export async function readTextFile(path: string, maxBytes?: number): Promise<string> {
   return new TextDecoder('utf-8', { ignoreBOM: false }).decode(await readFileBytes(path, maxBytes));
-}
-
-/** Throws {@link IoError} naming the file when `size` exceeds `maxBytes`. */
-export function checkSize(path: string, size: number, maxBytes: number): void {
-  if (size > maxBytes) throw new IoError(`${path}: cannot read file (${size} bytes, more than the ${maxBytes} bytes this reader takes)`);
 }
 
 /**
