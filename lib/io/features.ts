@@ -6,7 +6,7 @@
 import { extname } from 'node:path';
 import { FormatError } from '../errors.js';
 import type { FeatureCache } from './featureCache.js';
-import { readFeatureCsv } from './featureCsv.js';
+import { readFeatureCsvOffThread } from './featureCsvOffThread.js';
 import { firstNonFinite, uninitializedBytes } from './hostMemory.js';
 import { readH5Datasets } from './h5.js';
 import { readNpy } from './npy.js';
@@ -74,7 +74,7 @@ export async function readFeatureTensors(path: string): Promise<Map<string, Stor
     case '.hdf5':
       return readH5Datasets(path, [...FEATURE_KEYS, COORDS_KEY]);
     case '.csv':
-      return readFeatureCsv(path);
+      return readFeatureCsvOffThread(path);
     default:
       throw new FormatError(`${path}: unknown feature file type (expected one of ${FEATURE_FILE_EXTENSIONS.join(', ')})`);
   }

@@ -3,7 +3,7 @@
  * compiled CLI in dist/, one process per file): each must end within 10 s and 500 MB of memory
  * with exit code 1 and a problem naming the file; a pandas CSV must read as the values it holds.
  * The files are made here, one of each class of issue 17 (and of classes that already passed,
- * so they stay passing).
+ * so they stay passing). Through dist/, CSV feature files are parsed on the worker thread.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -335,6 +335,11 @@ describe('wsi-vqa data check on hostile files: within 10 s and 500 MB, exit 1, a
       const numpyBytes = execFileSync('/usr/bin/python3', ['-c', script, path]);
       expect(slide.features).toEqual(new Float32Array(numpyBytes.buffer, numpyBytes.byteOffset, numpyBytes.byteLength / 4));
     }
+    // The compiled library parses CSVs on a worker thread: the same values must come back from there.
+    const distFeatures = new URL('../../dist/io/features.js', import.meta.url).href;
+    const script = `const { readSlideFeatures } = await import(${JSON.stringify(distFeatures)}); const s = await readSlideFeatures(process.env.WSI_VQA_CSV); process.stdout.write(new Uint8Array(s.features.buffer, s.features.byteOffset, s.features.byteLength));`;
+    const fromWorker = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, WSI_VQA_CSV: path } });
+    expect(Buffer.compare(fromWorker, Buffer.from(values.buffer))).toBe(0);
     const run = await dataCheck(datasetFor(dir, 'pandas', 'pandas.csv'), peakMemoryRecorder(dir), join(dir, 'peak-kb'));
     expect(run.status, run.stderr).toBe(0);
     expect(run.result).toEqual({ ok: true, samples: 1, problems: [] });
