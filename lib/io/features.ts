@@ -6,9 +6,8 @@
 import { extname } from 'node:path';
 import { FormatError } from '../errors.js';
 import type { FeatureCache } from './featureCache.js';
-import { readFeatureCsvOffThread } from './featureCsvOffThread.js';
+import { readOffThread } from './featureOffThread.js';
 import { firstNonFinite, uninitializedBytes } from './hostMemory.js';
-import { readH5Datasets } from './h5.js';
 import { readNpy } from './npy.js';
 import { readSafetensors } from './safetensors.js';
 import { type StoredTensor, toFloat32 } from './storedTensor.js';
@@ -72,9 +71,9 @@ export async function readFeatureTensors(path: string): Promise<Map<string, Stor
       return (await readSafetensors(path)).tensors;
     case '.h5':
     case '.hdf5':
-      return readH5Datasets(path, [...FEATURE_KEYS, COORDS_KEY]);
+      return readOffThread('h5', path, [...FEATURE_KEYS, COORDS_KEY]);
     case '.csv':
-      return readFeatureCsvOffThread(path);
+      return readOffThread('csv', path);
     default:
       throw new FormatError(`${path}: unknown feature file type (expected one of ${FEATURE_FILE_EXTENSIONS.join(', ')})`);
   }

@@ -3,7 +3,7 @@
  * compiled CLI in dist/, one process per file): each must end within 10 s and 500 MB of memory
  * with exit code 1 and a problem naming the file; a pandas CSV must read as the values it holds.
  * The files are made here, one of each class of issue 17 (and of classes that already passed,
- * so they stay passing). Through dist/, CSV feature files are parsed on the worker thread.
+ * so they stay passing). Through dist/, CSV and HDF5 feature files are read on the worker thread.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -336,15 +336,32 @@ describe('wsi-vqa data check on hostile files: within 10 s and 500 MB, exit 1, a
       expect(slide.features).toEqual(new Float32Array(numpyBytes.buffer, numpyBytes.byteOffset, numpyBytes.byteLength / 4));
     }
     // The compiled library parses CSVs on a worker thread: the same values must come back from there.
-    const distFeatures = new URL('../../dist/io/features.js', import.meta.url).href;
-    const script = `const { readSlideFeatures } = await import(${JSON.stringify(distFeatures)}); const s = await readSlideFeatures(process.env.WSI_VQA_CSV); process.stdout.write(new Uint8Array(s.features.buffer, s.features.byteOffset, s.features.byteLength));`;
-    const fromWorker = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, WSI_VQA_CSV: path } });
-    expect(Buffer.compare(fromWorker, Buffer.from(values.buffer))).toBe(0);
+    expect(Buffer.compare(featuresThroughDist(path), Buffer.from(values.buffer))).toBe(0);
     const run = await dataCheck(datasetFor(dir, 'pandas', 'pandas.csv'), peakMemoryRecorder(dir), join(dir, 'peak-kb'));
     expect(run.status, run.stderr).toBe(0);
     expect(run.result).toEqual({ ok: true, samples: 1, problems: [] });
   }, 60_000);
+
+  it('reads an HDF5 file on the compiled library\'s worker thread as in this one', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'stored.h5');
+    const { default: h5wasm } = await import('h5wasm/node');
+    await h5wasm.ready;
+    const file = new h5wasm.File(path, 'w');
+    file.create_dataset({ name: 'features', data: ramp(5, 512), shape: [5, 512], chunks: [2, 512], compression: 'gzip' });
+    file.close();
+    const here = (await readSlideFeatures(path)).features;
+    expect(Buffer.compare(featuresThroughDist(path), Buffer.from(here.buffer, here.byteOffset, here.byteLength))).toBe(0);
+    expect(here.subarray(512, 1024)).toEqual(ramp(1, 512));
+  }, 60_000);
 });
+
+/** The bytes of `readSlideFeatures(path).features` from the compiled library (dist/), in a process of its own. */
+function featuresThroughDist(path: string): Buffer {
+  const distFeatures = new URL('../../dist/io/features.js', import.meta.url).href;
+  const script = `const { readSlideFeatures } = await import(${JSON.stringify(distFeatures)}); const s = await readSlideFeatures(process.env.WSI_VQA_SLIDE); process.stdout.write(new Uint8Array(s.features.buffer, s.features.byteOffset, s.features.byteLength));`;
+  return execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, WSI_VQA_SLIDE: path }, maxBuffer: 1 << 30 });
+}
 
 function spawnFails(command: string, args: string[]): boolean {
   try {

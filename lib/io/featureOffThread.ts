@@ -1,18 +1,20 @@
 /**
- * Feature CSV files parsed on a worker thread: parsing 40 000 rows of 1024 numbers takes seconds,
- * which on the main thread would stall the training steps the data loader reads ahead of. One
- * worker, started on first use and not keeping the process alive, parses the files in turn.
- * Where the worker's compiled file is absent (the library run from its TypeScript sources, as
- * the unit tests do), files are parsed on the calling thread.
+ * Feature files that take long to parse, read on a worker thread: a CSV of 40 000 rows of 1024
+ * numbers takes seconds, an HDF5 file is decompressed by h5wasm synchronously, and either would
+ * stall the training steps the data loader reads ahead of. One worker, started on first use and
+ * not keeping the process alive, reads the files in turn. Where the worker's compiled file is
+ * absent (the library run from its TypeScript sources, as the unit tests do), files are read on
+ * the calling thread.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { FormatError, IoError } from '../errors.js';
 import { readFeatureCsv } from './featureCsv.js';
+import { readH5Datasets } from './h5.js';
 import type { StoredTensor } from './storedTensor.js';
 
-const workerFile = new URL('./featureCsvWorker.js', import.meta.url);
+const workerFile = new URL('./featureWorker.js', import.meta.url);
 const ERROR_CLASSES: Readonly<Record<string, new (message: string) => Error>> = { FormatError, IoError };
 
 interface Pending {
@@ -42,18 +44,21 @@ function startWorker(): Worker {
     pending.clear();
   };
   started.on('error', failAll);
-  started.on('exit', (code) => failAll(new Error(`the feature CSV worker stopped (exit code ${code})`)));
+  started.on('exit', (code) => failAll(new Error(`the feature reading worker stopped (exit code ${code})`)));
   return started;
 }
 
-/** {@link readFeatureCsv} on the worker thread (or here, when the worker's file is absent); the same tensors and errors. */
-export function readFeatureCsvOffThread(path: string): Promise<Map<string, StoredTensor>> {
-  if (!existsSync(fileURLToPath(workerFile))) return readFeatureCsv(path);
+/**
+ * {@link readFeatureCsv} (`kind` csv) or {@link readH5Datasets} of `names` (`kind` h5) on the
+ * worker thread, or here when the worker's file is absent: the same tensors and errors.
+ */
+export function readOffThread(kind: 'csv' | 'h5', path: string, names: readonly string[] = []): Promise<Map<string, StoredTensor>> {
+  if (!existsSync(fileURLToPath(workerFile))) return kind === 'csv' ? readFeatureCsv(path) : readH5Datasets(path, names);
   worker ??= startWorker();
-  worker.ref(); // while a file is being parsed, the process waits for it
+  worker.ref(); // while a file is being read, the process waits for it
   const id = nextId++;
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject });
-    worker!.postMessage({ id, path });
+    worker!.postMessage({ id, kind, path, names: [...names] });
   });
 }
