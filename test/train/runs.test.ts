@@ -17,7 +17,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeSyntheticDataset } from '../../lib/demo/synth.js';
+import { info } from '../../lib/info.js';
 import { makeTinyQwen3 } from '../../lib/model/tinyQwen3.js';
+import { REPEAT_WINDOW_MS } from '../../lib/train/signals.js';
+import { largestDifference } from '../distributed/runs.js';
 import { tempDir } from '../io/helpers.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -31,8 +34,9 @@ async function wsiVqa(args: string[]): Promise<{ code: number | null; signal: No
   return finished(child);
 }
 
-function start(args: string[]): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `wsi-vqa <args>` started; `ownGroup`: in a process group of its own, which a terminal's Ctrl-C would signal whole. */
+function start(args: string[], options: { ownGroup?: boolean } = {}): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownGroup });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
@@ -149,12 +153,38 @@ describe('training runs stopped and resumed', () => {
     const exit = finished(child);
     while (!existsSync(join(out, 'metrics.jsonl'))) await sleep(5);
     child.kill('SIGTERM');
-    // Signals of one kind do not queue: the second is sent once the first has been seen.
+    // Once the first has been seen, the run is frozen so that it cannot end before the second
+    // arrives, later than a repeat of the first would (REPEAT_WINDOW_MS).
     while (!child.output().includes('SIGTERM: stopping')) await sleep(1);
+    child.kill('SIGSTOP');
+    await sleep(REPEAT_WINDOW_MS + 100);
     child.kill('SIGTERM');
+    child.kill('SIGCONT');
     const { code, stderr } = await exit;
     expect(code, stderr).toBe(143);
     expect(stderr).toContain('SIGTERM again: stopping now');
+  }, 300_000);
+
+  it.skipIf(!info().backends.gloo.compiled)('Ctrl-C under wsi-vqa launch stops both ranks after the same step, with a checkpoint and exit 130; resumed, the run completes', async () => {
+    const out = join(root, 'launched');
+    // Two ranks of 1: the global batch of the uninterrupted run.
+    const launched = (...more: string[]) => ['launch', '--nproc-per-node', '2', 'wsi-vqa', '--', ...flags(out, '--batch-size', '1', ...more)];
+    const child = start(launched(), { ownGroup: true });
+    const exit = finished(child);
+    const metrics = join(out, 'metrics.jsonl');
+    while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').length > 0)) await sleep(5);
+    // As a terminal does: the launcher and both ranks get it (and the launcher forwards it once more).
+    process.kill(-child.pid!, 'SIGINT');
+    const { code, stderr } = await exit;
+    expect(code, stderr).toBe(130);
+    expect(stderr).not.toMatch(/rank \d (exited|was killed)/);
+    const steps = readFileSync(metrics, 'utf8').trim().split('\n').length;
+    expect(steps).toBeLessThan(STEPS);
+    expect(readdirSync(out).filter((name) => name.startsWith('step-') || name === 'final')).toEqual([`step-${steps}`]);
+    const resumed = await wsiVqa(launched('--resume'));
+    expect(resumed.code, resumed.stderr).toBe(0);
+    // Two ranks sum in another order than one: equal to float32 rounding (as in dataParallel.test.ts).
+    expect(await largestDifference(join(out, 'final'), join(whole, 'final'), { files: WEIGHT_FILES })).toBeLessThan(2e-5);
   }, 300_000);
 
   it('skips a damaged newest checkpoint (truncated weights, empty trainer state) for the newest good one, and says so', async () => {
