@@ -1,9 +1,10 @@
 /**
  * Cases of the attention ops: forward and backward against float64 references, and gradients
  * against finite differences. Shapes cover grouped-query ratios 1, 4 and 8, right padding
- * (lengths 0, 1, partial and full), T not a multiple of any tile (1, 33, 70, 127), head dims 64
- * and 128 (the tensor-core kernels for bf16 / f16 on CUDA) and small odd ones (the CUDA-core
- * kernels), f32, bf16 and f16.
+ * (lengths 0, 1, partial and full), T not a multiple of any tile (1, 33, 70, 127) and at the
+ * flash kernels' tile edges (63, 64, 65, 129) and beyond (1000, 2048), head dims 64 and 128 (the
+ * tensor-core kernels for bf16 / f16 on CUDA) and small odd ones (the CUDA-core kernels), f32,
+ * bf16 and f16.
  */
 import type { DType } from '../../../lib/dtype.js';
 import { attention, attentionBackward } from '../../../lib/attentionOps.js';
@@ -27,6 +28,26 @@ const FORWARD_SHAPES: Shape[] = [
   { batch: 3, tokens: 70, qHeads: 2, kvHeads: 2, dim: 128, lens: [0, 70, 1] },
   { batch: 2, tokens: 33, qHeads: 8, kvHeads: 2, dim: 5, lens: [20, 33], scale: 0.3 },
   { batch: 2, tokens: 33, qHeads: 4, kvHeads: 4, dim: 64, lens: [9, 33], causal: false },
+];
+
+// The cases the flash kernels' tiling makes critical (128 query rows per block over warps of 16,
+// 64 keys per tile, split-free decode aside): T around the 64- and 128-row edges, T 1000 and
+// 2048 for many key tiles and causal blocks of unequal length, padding inside the last query
+// tile, query tiles and whole sequences that are all padding, groups of 1, 4 and 8, D 64 and 128.
+// bf16 and f16 only (the kernels' dtypes); every backend runs them, so the heads stay few where
+// T is large (the float64 reference is O(T²·D) per head).
+const FLASH_SHAPES: Shape[] = [
+  { batch: 1, tokens: 1, qHeads: 4, kvHeads: 1, dim: 64 },
+  { batch: 2, tokens: 2, qHeads: 2, kvHeads: 2, dim: 128, lens: [2, 1] },
+  { batch: 1, tokens: 63, qHeads: 8, kvHeads: 1, dim: 64 },
+  { batch: 2, tokens: 64, qHeads: 4, kvHeads: 4, dim: 128, lens: [64, 50] },
+  { batch: 1, tokens: 65, qHeads: 4, kvHeads: 1, dim: 128 },
+  { batch: 1, tokens: 65, qHeads: 8, kvHeads: 2, dim: 64, lens: [40], causal: false },
+  { batch: 1, tokens: 127, qHeads: 2, kvHeads: 2, dim: 64, lens: [127] },
+  { batch: 2, tokens: 129, qHeads: 8, kvHeads: 1, dim: 128, lens: [129, 100] },
+  { batch: 3, tokens: 200, qHeads: 4, kvHeads: 1, dim: 64, lens: [0, 130, 200] },
+  { batch: 1, tokens: 1000, qHeads: 2, kvHeads: 1, dim: 128 },
+  { batch: 1, tokens: 2048, qHeads: 1, kvHeads: 1, dim: 64, lens: [2000] },
 ];
 
 /** Input specs: q, k, v of the dtype, and seqLens drawn from the fixed list. */
@@ -83,25 +104,26 @@ function backwardTolerance(s: Shape): (dtype: DType) => Tolerance {
 }
 
 function forwardCases(): OpCase[] {
-  const cases: OpCase[] = [];
-  for (const s of FORWARD_SHAPES) {
-    for (const dtype of ['f32', 'bf16', 'f16'] as DType[]) {
-      cases.push({
-        name: `attention ${describe(s, dtype)}`,
-        op: 'attention',
-        inputs: inputSpecs(s, dtype),
-        outputs: { out: { shape: [s.batch, s.tokens, s.qHeads, s.dim], dtype }, lse: { shape: [s.batch, s.qHeads, s.tokens] } },
-        attrs: attrs(s),
-        reference: (v) => attentionRef(v.q, v.k, v.v, s, { seqLens: v.seqLens, causal: s.causal, scale: s.scale }),
-        tolerance: forwardTolerance,
-      });
-    }
-  }
-  return cases;
+  const runs = [
+    ...FORWARD_SHAPES.flatMap((s) => (['f32', 'bf16', 'f16'] as DType[]).map((dtype) => ({ s, dtype }))),
+    ...FLASH_SHAPES.flatMap((s) => (['bf16', 'f16'] as DType[]).map((dtype) => ({ s, dtype }))),
+  ];
+  return runs.map(({ s, dtype }) => ({
+    name: `attention ${describe(s, dtype)}`,
+    op: 'attention',
+    inputs: inputSpecs(s, dtype),
+    outputs: { out: { shape: [s.batch, s.tokens, s.qHeads, s.dim], dtype }, lse: { shape: [s.batch, s.qHeads, s.tokens] } },
+    attrs: attrs(s),
+    reference: (v) => attentionRef(v.q, v.k, v.v, s, { seqLens: v.seqLens, causal: s.causal, scale: s.scale }),
+    tolerance: forwardTolerance,
+  }));
 }
 
 const BACKWARD_SHAPES: Shape[] = [
   { batch: 2, tokens: 70, qHeads: 4, kvHeads: 1, dim: 64, lens: [70, 41] },
+  { batch: 2, tokens: 129, qHeads: 4, kvHeads: 1, dim: 128, lens: [129, 100] },
+  { batch: 3, tokens: 65, qHeads: 8, kvHeads: 8, dim: 64, lens: [65, 0, 64] },
+  { batch: 1, tokens: 63, qHeads: 2, kvHeads: 1, dim: 128, causal: false },
   { batch: 1, tokens: 127, qHeads: 8, kvHeads: 1, dim: 128 },
   { batch: 2, tokens: 33, qHeads: 2, kvHeads: 2, dim: 128, lens: [0, 33] },
   { batch: 1, tokens: 33, qHeads: 8, kvHeads: 2, dim: 7, lens: [30], causal: false },
