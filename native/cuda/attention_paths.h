@@ -4,7 +4,8 @@
 //                  default;
 //   wmma           the same inputs on the earlier tensor-core kernels that stage S, P and O in
 //                  shared memory (attention_forward_tc.cu, attention_backward_tc.cu);
-//   CUDA cores     everything else, f32 throughout (attention_forward.cu, attention_backward.cu).
+//   CUDA cores     everything else, f32 throughout (attention_forward.cu, attention_backward.cu,
+//                  attention_decode.cu, which is also the decode of "wmma").
 // WSI_VQA_ATTENTION picks one for benchmarks or to rule the others out: "auto" (or unset) as
 // above, "wmma" skips the flash kernels, "cuda-cores" skips both tensor-core paths. A path that
 // does not suit a call (dtype, head dim, alignment, shared memory) passes it to the next one.
@@ -28,6 +29,9 @@ bool attention_forward_flash(const AttentionArgs& args, cudaStream_t stream);
 // The backward's dK/dV and dQ kernels in the same design (attention_backward_flash.cu); false as
 // above. args.delta must already hold rowsum(dO ∘ O).
 bool attention_backward_flash(const AttentionBackwardArgs& args, cudaStream_t stream);
+
+// One decode step by split-K with a merge (attention_decode_flash.cu); false as above.
+bool attention_decode_flash(const AttentionDecodeArgs& args, cudaStream_t stream);
 
 // Runs the forward on the wmma tensor-core kernel; false as above.
 bool attention_forward_tensor_core(const AttentionArgs& args, cudaStream_t stream);
