@@ -21,13 +21,13 @@
 //         and keeps their dK and dV in registers over every query head of the group and every
 //         query tile that can see them (64 rows, taken 32 at a time):
 //           Sᵀ = K·Qᵀ, Pᵀ, dV += Pᵀ·dO, dPᵀ = V·dOᵀ, dSᵀ = Pᵀ ∘ (dPᵀ − delta), dK += dSᵀ·Q.
-//         Shared memory: K, V, and Q, dO double-buffered: 96 KB at D = 128 (two blocks per SM on
-//         H100 / H200 with ≤ 255 registers for 128 threads).
+//         Shared memory: K, V, and Q, dO double-buffered, lse and delta: 97 KB at D = 128 (two
+//         blocks per SM on H100 / H200, as the ≤ 255 registers of 128 threads also allow).
 //  dQ     one block per 64 query rows of one (b, query head), longest causal rows first; warp w
 //         owns rows [16w, 16w + 16) with Q and dO as A fragments in registers and dQ
 //         accumulated in registers over the key tiles (64 keys, taken 32 at a time):
 //           S = Q·Kᵀ, P, dP = dO·Vᵀ, dS, dQ += dS·K.
-//         Shared memory: Q, dO, and K, V double-buffered: 96 KB at D = 128.
+//         Shared memory: Q, dO, and K, V double-buffered: the same 97 KB block (two per SM).
 #include <cstdint>
 
 #include "attention_common.cuh"
@@ -55,7 +55,8 @@ struct Smem {
   static constexpr size_t kBytes = sizeof(T) * 6 * kT     // two resident tiles, two double-buffered
                                    + sizeof(float) * 2 * 2 * kTile;  // lse, delta × 2 stages (dK/dV)
 };
-static_assert(Smem<__nv_bfloat16, 128>::kBytes == 96 * 1024 + 1024, "the planned 97 KB at D = 128");
+static_assert(Smem<__nv_bfloat16, 128>::kBytes == 97 * 1024 && Smem<__half, 64>::kBytes == 48 * 1024 + 1024,
+              "the planned shared memory per block");
 
 __device__ __forceinline__ float fast_exp2(float x) {
   float y;

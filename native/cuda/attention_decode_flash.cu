@@ -15,7 +15,7 @@
 //         memory and the block writes its unnormalised O, max and sum per head (f32 scratch).
 //  merge  one block per (b, query head) combines the splits: out = Σ 2^(m_s − M)·O_s / Σ 2^(m_s − M)·l_s.
 // Splits are sized so that the split grid has about two blocks per SM; blocks past a sequence's
-// length return at once. The scratch (B·Hq·splits·(D + 2) floats) comes from the stream-ordered
+// length return at once. Shared memory: 68 KB at D = 128, 34 KB at D = 64. The scratch (B·Hq·splits·(D + 2) floats) comes from the stream-ordered
 // allocator (cudaMallocAsync / cudaFreeAsync on the call's stream).
 #include <cstdint>
 
@@ -41,6 +41,8 @@ struct Smem {
   static_assert(kMergeBytes <= kKVBytes, "the merge area fits where the K/V tiles were");
   static constexpr size_t kBytes = kKVBytes + sizeof(T) * kHeadRows * kDim;  // + the Q tile
 };
+static_assert(Smem<__nv_bfloat16, 128>::kBytes == 68 * 1024 && Smem<__half, 64>::kBytes == 34 * 1024,
+              "the planned shared memory per block");
 
 struct DecodeShape {
   int64_t slots, q_heads, kv_heads;

@@ -48,6 +48,8 @@ struct Smem {
   static constexpr int kQ = kRows * kDim, kKV = kKeys * kDim;
   static constexpr size_t kBytes = sizeof(T) * (kQ + 4 * kKV);  // Q, K × 2 stages, V × 2 stages
 };
+static_assert(Smem<__nv_bfloat16, 128>::kBytes == 96 * 1024 && Smem<__half, 64>::kBytes == 48 * 1024,
+              "the planned shared memory per block");
 
 __device__ __forceinline__ float fast_exp2(float x) {
   float y;
