@@ -21,7 +21,8 @@
 // A block whose rows are all padding writes zeros and reads nothing; a warp skips the key tiles
 // none of its rows can see (causal, or past seq_lens); masking runs only on tiles that need it.
 // Causal blocks are launched longest first (the last query tile has the most keys).
-// Registers per thread: Q D/4, O D/2, S 32 (see scripts/ptxas-check.sh for the counts).
+// Registers per thread: Q D/4, O D/2, S 32, about 225 in all at D = 128 (one block of 8 warps
+// per SM) and 128 at D = 64 (two blocks); scripts/ptxas-check.sh prints the counts.
 //
 // Hopper's wgmma + TMA would replace the mma.sync and cp.async here, with the same tiling: 128
 // rows per block and one 64-key K/V stage per buffer.
