@@ -32,6 +32,7 @@
 
 #include "attention_common.cuh"
 #include "attention_flash.cuh"
+#include "attention_masks.h"
 #include "attention_paths.h"
 #include "check.h"
 
@@ -225,7 +226,6 @@ __global__ void __launch_bounds__(kThreads, 2)
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t warp_key = first_key + warp * kWarpRows;
-  const bool warp_active = warp_key < len;
   const int key_rows[2] = {warp * kWarpRows + frag::mma_c(lane, 0).row, warp * kWarpRows + frag::mma_c(lane, 2).row};
   const int col_pair = frag::mma_c(lane, 0).col;
   const Coord a_src = frag::ldmatrix_a_source(lane), b_src = frag::ldmatrix_b_source(lane),
@@ -255,27 +255,24 @@ __global__ void __launch_bounds__(kThreads, 2)
 #pragma unroll 1
     for (int c = 0; c < kTile / kChunk; ++c) {
       const int64_t chunk_row = i0 + c * kChunk;  // first query of this chunk
-      // Skip the chunk when it is padding, or (causal) every query in it precedes every key here.
-      if (!warp_active || chunk_row >= len || (g.causal && chunk_row + kChunk - 1 < warp_key)) continue;
+      // Skip the chunk when none of its queries sees any of the warp's keys.
+      if (mask::none_visible(chunk_row, kChunk, warp_key, kWarpRows, len, g.causal)) continue;
 
       // Pᵀ (16 keys, kChunk queries) = exp2(scale·log2e·K·Qᵀ − lse·log2e), masked.
       float p[kChunk / 8][4];
       zero(p);
       product_abt_smem<T, kDim>(p, k_s, warp * kWarpRows, qs, c * kChunk, a_src, b_src);
-      const bool all_visible = chunk_row + kChunk <= len && warp_key + kWarpRows <= len &&
-                               (!g.causal || warp_key + kWarpRows - 1 <= chunk_row);
-      // In 32-bit tile coordinates: query qc sees key kr while qc < queries, kr < keys and
-      // (causal) kr <= qc + diagonal.
-      const int queries = int(len - i0 < kTile ? len - i0 : kTile);
-      const int keys = int(len - first_key < kTile ? len - first_key : kTile);
-      const int diagonal = g.causal ? int(i0 - first_key < kTile ? i0 - first_key : kTile) : kTile;
+      // Key row kr is seen by the tile's queries qc in [first_query[kr], queries) (attention_masks.h).
+      const bool all_visible = mask::all_visible(chunk_row, kChunk, warp_key, kWarpRows, len, g.causal);
+      const int queries = mask::valid_count(i0, kTile, len);
+      const int first_query[2] = {mask::first_query(first_key + key_rows[0], i0, kTile, len, g.causal),
+                                  mask::first_query(first_key + key_rows[1], i0, kTile, len, g.causal)};
 #pragma unroll
       for (int t = 0; t < kChunk / 8; ++t)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int qc = c * kChunk + t * 8 + col_pair + (e % 2);  // query row in the tile
-          const int kr = key_rows[e / 2];                          // key row in the block
-          const bool visible = all_visible || (qc < queries && kr < keys && kr <= qc + diagonal);
+          const bool visible = all_visible || (qc < queries && qc >= first_query[e / 2]);
           p[t][e] = visible ? fast_exp2(p[t][e] * scale_log2 - lse_t[qc]) : 0.0f;
         }
 
@@ -327,7 +324,7 @@ __global__ void __launch_bounds__(kThreads, 2)
     return;
   }
 
-  const int64_t key_end = g.causal && first_row + kTile < len ? first_row + kTile : len;
+  const int64_t key_end = mask::key_end(first_row, kTile, len, g.causal);
   const int tiles = int((key_end + kTile - 1) / kTile);
   flash::copy_tile_async<T, kTile, kDim, kThreads>(q_s, q + q_offset, q_stride, first_row, len);
   flash::copy_tile_async<T, kTile, kDim, kThreads>(do_s, dout + q_offset, q_stride, first_row, len);
@@ -337,9 +334,9 @@ __global__ void __launch_bounds__(kThreads, 2)
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t warp_row = first_row + warp * kWarpRows;
-  const int64_t warp_key_end = g.causal && warp_row + kWarpRows < len ? warp_row + kWarpRows : len;
   const bool warp_active = warp_row < len;
   const int64_t rows[2] = {warp_row + frag::mma_c(lane, 0).row, warp_row + frag::mma_c(lane, 2).row};
+  const int64_t row_key_end[2] = {mask::row_key_end(rows[0], len, g.causal), mask::row_key_end(rows[1], len, g.causal)};
   const int col_pair = frag::mma_c(lane, 0).col;
   const Coord a_src = frag::ldmatrix_a_source(lane), b_src = frag::ldmatrix_b_source(lane),
               bt_src = frag::ldmatrix_b_trans_source(lane);
@@ -384,27 +381,21 @@ __global__ void __launch_bounds__(kThreads, 2)
 #pragma unroll 1
     for (int c = 0; c < kTile / kChunk; ++c) {
       const int64_t j0 = int64_t(tile) * kTile + c * kChunk;
-      if (!warp_active || j0 >= warp_key_end) continue;
+      if (mask::none_visible(warp_row, kWarpRows, j0, kChunk, len, g.causal)) continue;
 
       // P (16 rows, kChunk keys), masked.
       float p[kChunk / 8][4];
       zero(p);
       product_abt_regs<T, kDim>(p, q_frag, ks, c * kChunk, b_src);
-      const bool all_visible =
-          warp_row + kWarpRows <= len && j0 + kChunk <= len && (!g.causal || j0 + kChunk - 1 <= warp_row);
-      // In 32-bit chunk coordinates: row r (< rows_left) sees key j while j < keys and (causal)
-      // j <= last_key[r].
-      const int keys = int(len - j0 < kChunk ? len - j0 : kChunk);
-      int last_key[2];
-#pragma unroll
-      for (int r = 0; r < 2; ++r)
-        last_key[r] = rows[r] >= len ? -1 : (g.causal ? int(rows[r] - j0 < kChunk ? rows[r] - j0 : kChunk) : kChunk);
+      // Row r sees the chunk's columns c < seen[r] (attention_masks.h).
+      const bool all_visible = mask::all_visible(warp_row, kWarpRows, j0, kChunk, len, g.causal);
+      const int seen[2] = {mask::valid_count(j0, kChunk, row_key_end[0]), mask::valid_count(j0, kChunk, row_key_end[1])};
 #pragma unroll
       for (int t = 0; t < kChunk / 8; ++t)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          const int j = t * 8 + col_pair + (e % 2);
-          const bool visible = all_visible || (j < keys && j <= last_key[e / 2]);
+          const int c = t * 8 + col_pair + (e % 2);
+          const bool visible = all_visible || c < seen[e / 2];
           p[t][e] = visible ? fast_exp2(p[t][e] * scale_log2 - lse_row[e / 2]) : 0.0f;
         }
 

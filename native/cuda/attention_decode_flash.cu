@@ -20,6 +20,7 @@
 #include <cstdint>
 
 #include "attention_flash.cuh"
+#include "attention_masks.h"
 #include "attention_paths.h"
 #include "check.h"
 #include "convert.cuh"
@@ -132,7 +133,7 @@ __global__ void __launch_bounds__(kThreads)
         flash::ldmatrix_x4(q_frag[kk], q_s + swizzled_offset(a_src.row, kk * 16 + a_src.col, kDim));
     }
 
-    const int keys = int(end - j0 - warp * kWarpKeys < kWarpKeys ? end - j0 - warp * kWarpKeys : kWarpKeys);
+    const int keys = mask::valid_count(j0 + warp * kWarpKeys, kWarpKeys, end);  // of this warp's 16
     if (keys > 0) {
       const T* ks = k_s + stage * S::kKV;
       const T* vs = v_s + stage * S::kKV;

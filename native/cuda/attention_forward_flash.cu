@@ -21,8 +21,8 @@
 // A block whose rows are all padding writes zeros and reads nothing; a warp skips the key tiles
 // none of its rows can see (causal, or past seq_lens); masking runs only on tiles that need it.
 // Causal blocks are launched longest first (the last query tile has the most keys).
-// Registers per thread: Q D/4, O D/2, S 32, about 225 in all at D = 128 (one block of 8 warps
-// per SM) and 128 at D = 64 (two blocks); scripts/ptxas-check.sh prints the counts.
+// Registers per thread: Q D/4, O D/2, S 32, about 225 in all at D = 128 and 155 at D = 64: one
+// block of 8 warps per SM either way; scripts/ptxas-check.sh prints the counts.
 //
 // Hopper's wgmma + TMA would replace the mma.sync and cp.async here, with the same tiling: 128
 // rows per block and one 64-key K/V stage per buffer.
@@ -31,6 +31,7 @@
 
 #include "attention_common.cuh"
 #include "attention_flash.cuh"
+#include "attention_masks.h"
 #include "attention_paths.h"
 #include "check.h"
 
@@ -69,7 +70,10 @@ __device__ __forceinline__ float quad_sum(float v) {
 }
 
 template <class T, int kDim>
-__global__ void __launch_bounds__(kThreads, kDim == 64 ? 2 : 1)
+// One block per SM is all the launch bounds ask: at D = 64 a cap of 128 registers (two blocks)
+// fits only at the edge of spilling, which a compiler version can tip over (the CI check fails
+// on spills).
+__global__ void __launch_bounds__(kThreads, 1)
     attention_forward_flash_kernel(T* out, float* lse, const T* q, const T* k, const T* v, const int32_t* seq_lens,
                                    Layout L, float scale_log2, bool causal) {
   using S = Smem<T, kDim>;
@@ -100,7 +104,7 @@ __global__ void __launch_bounds__(kThreads, kDim == 64 ? 2 : 1)
   const T* q_head = q + (b * L.tokens * L.q_heads + h) * kDim;
   const T* k_head = k + (b * L.tokens * L.kv_heads + hkv) * kDim;
   const T* v_head = v + (b * L.tokens * L.kv_heads + hkv) * kDim;
-  const int64_t key_end = causal && first_row + kRows < len ? first_row + kRows : len;
+  const int64_t key_end = mask::key_end(first_row, kRows, len, causal);
   const int tiles = int((key_end + kKeys - 1) / kKeys);
 
   flash::copy_tile_async<T, kRows, kDim, kThreads>(q_s, q_head, q_stride, first_row, len);
@@ -110,10 +114,8 @@ __global__ void __launch_bounds__(kThreads, kDim == 64 ? 2 : 1)
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t warp_row = first_row + warp * kWarpRows;
-  // Keys any row of this warp sees: [0, warp_key_end).
-  const int64_t warp_key_end = causal && warp_row + kWarpRows < len ? warp_row + kWarpRows : len;
-  const bool warp_active = warp_row < len;
   // This lane's accumulator rows (mma_c: groupID and groupID + 8) and first column pair.
+  const int64_t warp_key_end = mask::key_end(warp_row, kWarpRows, len, causal);
   const int64_t rows[2] = {warp_row + frag::mma_c(lane, 0).row, warp_row + frag::mma_c(lane, 2).row};
   const int col_pair = frag::mma_c(lane, 0).col;
   const Coord a_src = frag::ldmatrix_a_source(lane), b_src = frag::ldmatrix_b_source(lane),
@@ -140,7 +142,9 @@ __global__ void __launch_bounds__(kThreads, kDim == 64 ? 2 : 1)
     __syncthreads();
 
     const int64_t j0 = int64_t(tile) * kKeys;
-    if (warp_active && j0 < warp_key_end) {
+    // Skip tiles no row of this warp sees (attention_masks.h); tile 0 is skipped only by a warp
+    // whose rows are all padding (it needs no Q then).
+    if (warp_row < len && j0 < warp_key_end) {
       if (tile == 0) {
 #pragma unroll
         for (int kk = 0; kk < kDimSteps; ++kk)
@@ -165,23 +169,24 @@ __global__ void __launch_bounds__(kThreads, kDim == 64 ? 2 : 1)
         }
       }
 
-      // Scale into base 2; hide keys past seq_lens and, when causal, after the row. Indices
-      // relative to the tile (32-bit): key t·8 + col is visible to row r while it is below
-      // `keys` and (causal) at most `last_key[r]`.
-      if (j0 + kKeys <= len && (!causal || j0 + kKeys - 1 <= warp_row)) {
+      // Scale into base 2; hide keys past seq_lens and, when causal, keys after the row
+      // (attention_masks.h). Padding rows are masked only with the others; their results are
+      // replaced by zeros at the end.
+      if (mask::all_keys_visible(warp_row, j0, kKeys, len, causal)) {
 #pragma unroll
         for (int t = 0; t < kKeyTiles; ++t)
 #pragma unroll
           for (int e = 0; e < 4; ++e) s[t][e] *= scale_log2;
       } else {
-        const int keys = int(len - j0 < kKeys ? len - j0 : kKeys);
-        const int last_key[2] = {causal ? int(rows[0] - j0) : kKeys, causal ? int(rows[1] - j0) : kKeys};
+        // Row r sees the tile's columns c < seen[r].
+        const int seen[2] = {mask::valid_count(j0, kKeys, mask::row_key_end(rows[0], len, causal)),
+                             mask::valid_count(j0, kKeys, mask::row_key_end(rows[1], len, causal))};
 #pragma unroll
         for (int t = 0; t < kKeyTiles; ++t)
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
-            const int j = t * 8 + col_pair + (e % 2);
-            s[t][e] = j < keys && j <= last_key[e / 2] ? s[t][e] * scale_log2 : -INFINITY;
+            const int c = t * 8 + col_pair + (e % 2);
+            s[t][e] = c < seen[e / 2] ? s[t][e] * scale_log2 : -INFINITY;
           }
       }
 

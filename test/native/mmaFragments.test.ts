@@ -5,15 +5,9 @@
  * and runs the kernels' two products (S = Q·Kᵀ, O = P·V) through emulated ldmatrix and mma.sync
  * on swizzled tiles, which must be exact and free of bank conflicts.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+import { compileAndRun } from './gxx.js';
 
 /**
  * A figure's row as the ISA draws it: `T5{a0,a1}` is one cell of thread 5 spanning two columns
@@ -124,27 +118,12 @@ interface CheckOutput {
 }
 
 describe('mma.sync / ldmatrix fragment mapping (native/cuda/mma_fragments.h)', () => {
-  let dir = '';
   let output: CheckOutput;
 
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'wsi-mma-fragments-'));
-    const program = join(dir, 'check');
-    execFileSync('g++', [
-      '-std=c++17',
-      '-O1',
-      '-Wall',
-      '-Werror',
-      '-I',
-      join(ROOT, 'native/cuda'),
-      join(ROOT, 'test/native/mma_fragments_check.cpp'),
-      '-o',
-      program,
-    ]);
-    output = JSON.parse(execFileSync(program, { encoding: 'utf8' })) as CheckOutput;
-  });
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    const { stdout, status } = compileAndRun('mma_fragments_check.cpp');
+    expect(status).toBe(0);
+    output = JSON.parse(stdout) as CheckOutput;
   });
 
   it('A of m16n8k16 (bf16/f16) is the ISA figure', () => expect(output.tables.mmaA).toEqual(MMA_A));
