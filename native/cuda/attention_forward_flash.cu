@@ -114,8 +114,8 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t warp_row = first_row + warp * kWarpRows;
+  const int64_t warp_key_end = mask::key_end(warp_row, kWarpRows, len, causal);  // keys its rows see
   // This lane's accumulator rows (mma_c: groupID and groupID + 8) and first column pair.
-  const int64_t warp_key_end = mask::key_end(warp_row, kWarpRows, len, causal);
   const int64_t rows[2] = {warp_row + frag::mma_c(lane, 0).row, warp_row + frag::mma_c(lane, 2).row};
   const int col_pair = frag::mma_c(lane, 0).col;
   const Coord a_src = frag::ldmatrix_a_source(lane), b_src = frag::ldmatrix_b_source(lane),
