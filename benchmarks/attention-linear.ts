@@ -58,8 +58,9 @@ async function benchAttention(tokens: number): Promise<void> {
   });
   const backwardMs = await time(() => runOpAsync('attention_backward', { dq, dk, dv, delta, q, k, v, out, lse, dout }));
   const flops = (4 * batch * qHeads * tokens * tokens * dim) / 2;
+  const path = device === 'cpu' ? '' : ` (WSI_VQA_ATTENTION=${process.env.WSI_VQA_ATTENTION ?? 'auto'})`;
   console.log(
-    `attention on ${device}: B ${batch} T ${tokens} Hq ${qHeads}/Hkv ${kvHeads} D ${dim} bf16 causal: ` +
+    `attention on ${device}${path}: B ${batch} T ${tokens} Hq ${qHeads}/Hkv ${kvHeads} D ${dim} bf16 causal: ` +
       `forward ${forwardMs.toFixed(2)} ms (${tflops(flops, forwardMs)} TFLOP/s), ` +
       `backward ${backwardMs.toFixed(2)} ms (${tflops(2.5 * flops, backwardMs)} TFLOP/s)`,
   );
@@ -70,7 +71,7 @@ async function benchAttention(tokens: number): Promise<void> {
   const step = Tensor.empty(qStep.shape, { dtype: 'bf16', device });
   const decodeMs = await time(() => runOpAsync('attention_decode', { out: step, q: qStep, kCache: k, vCache: v, cacheLens: lens }));
   const bytes = 2 * batch * tokens * kvHeads * dim * 2;
-  console.log(`attention_decode on ${device}: cache ${tokens}: ${decodeMs.toFixed(3)} ms (${(bytes / (decodeMs * 1e-3) / 1e9).toPrecision(3)} GB/s of K and V)`);
+  console.log(`attention_decode on ${device}${path}: cache ${tokens}: ${decodeMs.toFixed(3)} ms (${(bytes / (decodeMs * 1e-3) / 1e9).toPrecision(3)} GB/s of K and V)`);
   for (const t of [q, k, v, dout, out, lse, delta, dq, dk, dv, qStep, lens, step]) t.dispose();
 }
 

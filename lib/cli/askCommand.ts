@@ -4,7 +4,7 @@ import { withImagePlaceholder } from '../data/prompt.js';
 import { readSlideFeatures } from '../io/features.js';
 import { generate } from '../model/generate.js';
 import { type ModelFlags, loadModel, withModelOptions } from './modelOptions.js';
-import { integerOption, numberOption } from './options.js';
+import { nonNegativeNumberOption, positiveIntegerOption } from './options.js';
 
 interface AskFlags extends ModelFlags {
   slide: string;
@@ -20,9 +20,9 @@ export function registerAskCommand(program: Command): Command {
     .description('ask a question about a slide')
     .requiredOption('--slide <file>', 'the slide\'s patch features (.pt, .npy, .safetensors, .h5, .csv)')
     .requiredOption('--question <text>', 'the question')
-    .option('--max-new-tokens <n>', 'longest answer', integerOption, 256)
-    .option('--temperature <x>', '0 for greedy', numberOption, 0)
-    .option('--max-patches <n>', 'patches kept, evenly spaced', integerOption);
+    .option('--max-new-tokens <n>', 'longest answer', positiveIntegerOption, 256)
+    .option('--temperature <x>', '0 for greedy', nonNegativeNumberOption, 0)
+    .option('--max-patches <n>', 'patches kept, evenly spaced', positiveIntegerOption);
   withModelOptions(command);
   return command.action(async (flags: AskFlags) => {
     const model = await loadModel(flags);

@@ -4,7 +4,7 @@ import { benchmarkOps } from '../bench/run.js';
 import type { BenchResult } from '../bench/run.js';
 import type { DType } from '../dtype.js';
 import type { Device } from '../native.js';
-import { integerOption } from './options.js';
+import { integerOption, positiveIntegerOption } from './options.js';
 
 function formatResult(r: BenchResult): string {
   const rate = r.tflops !== undefined ? `${r.tflops.toFixed(3)} TFLOP/s` : r.gbps !== undefined ? `${r.gbps.toFixed(1)} GB/s` : '';
@@ -19,7 +19,7 @@ export function registerBenchCommand(program: Command): void {
     .argument('[ops...]', 'ops to run (default: all with a benchmark)')
     .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--dtype <dtype>', 'f32, bf16 or f16 (default: bf16 on CUDA, f32 on the CPU)')
-    .option('--tokens <n>', 'tokens per call (default: 2048 on CUDA, 64 on the CPU)', integerOption)
+    .option('--tokens <n>', 'tokens per call (default: 2048 on CUDA, 64 on the CPU)', positiveIntegerOption)
     .option('--min-time <ms>', 'minimum measuring time per case', integerOption, 300)
     .option('--json', 'print JSON')
     .action((ops: string[], options: { device: string; dtype?: DType; tokens?: number; minTime: number; json?: boolean }) => {

@@ -7,7 +7,7 @@ import { evaluateOpen, writeOpenResult } from '../eval/open.js';
 import { ConfigError } from '../errors.js';
 import { FeatureCache } from '../io/featureCache.js';
 import { type ModelFlags, loadModel, withModelOptions } from './modelOptions.js';
-import { integerOption } from './options.js';
+import { integerOption, positiveIntegerOption } from './options.js';
 
 interface EvalFlags extends ModelFlags {
   dataPath: string;
@@ -31,7 +31,7 @@ export function registerEvalCommand(program: Command): Command {
     .requiredOption('--output-dir <dir>', 'where the result files go')
     .option('--mode <mode>', 'likelihood (score each choice letter) or generate (greedy reply, letter extracted)', 'likelihood')
     .option('--variants <list>', 'comma-separated: model, blind, shuffled', VARIANTS.join(','))
-    .option('--max-patches <n>', 'patches kept per slide, evenly spaced', integerOption)
+    .option('--max-patches <n>', 'patches kept per slide, evenly spaced', positiveIntegerOption)
     .option('--seed <n>', 'pairing of shuffled slides and bootstrap', integerOption, 0)
     .option('--json', 'print the overall accuracies as JSON');
   withModelOptions(command);

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { describeFailure, launch } from '../distributed/launch.js';
-import { integerOption } from './options.js';
+import { integerOption, portOption, positiveIntegerOption } from './options.js';
 
 const THIS_COMMAND = fileURLToPath(new URL('./main.js', import.meta.url));
 
@@ -21,11 +21,11 @@ export function registerLaunchCommand(program: Command): void {
     .description('run SCRIPT on N ranks per node with RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT set (torchrun\'s variables); if a rank fails, stop the others')
     .argument('<script>', "the script each rank runs with node; 'wsi-vqa' is this command itself (wsi-vqa launch … wsi-vqa -- train …)")
     .argument('[args...]', 'its arguments, after --')
-    .requiredOption('--nproc-per-node <n>', 'ranks on this node (one per GPU)', integerOption)
-    .option('--nnodes <n>', 'nodes in the run', integerOption, 1)
+    .requiredOption('--nproc-per-node <n>', 'ranks on this node (one per GPU)', positiveIntegerOption)
+    .option('--nnodes <n>', 'nodes in the run', positiveIntegerOption, 1)
     .option('--node-rank <n>', "this node's index", integerOption, 0)
     .option('--master-addr <host>', "rank 0's host", '127.0.0.1')
-    .option('--master-port <port>', "rank 0's rendezvous port (default: a free port on one node, 29500 on several)", integerOption)
+    .option('--master-port <port>', "rank 0's rendezvous port (default: a free port on one node, 29500 on several)", portOption)
     .action(async (script: string, args: string[], flags: LaunchFlags) => {
       const target = script === 'wsi-vqa' && !existsSync(script) ? THIS_COMMAND : script;
       const result = await launch({ script: target, args, nprocPerNode: flags.nprocPerNode, nnodes: flags.nnodes, nodeRank: flags.nodeRank, masterAddr: flags.masterAddr, masterPort: flags.masterPort });

@@ -1,7 +1,7 @@
 /** `wsi-vqa synth`: writes the synthetic slide dataset the demo trains on. */
 import type { Command } from 'commander';
 import { makeSyntheticDataset } from '../demo/synth.js';
-import { integerOption } from './options.js';
+import { integerOption, positiveIntegerOption } from './options.js';
 
 /** Adds `synth --out D [--train-slides N] [--test-slides N] [--seed N] [--json]` to `program`. */
 export function registerSynthCommand(program: Command): Command {
@@ -9,8 +9,8 @@ export function registerSynthCommand(program: Command): Command {
     .command('synth')
     .description('write a synthetic slide dataset in the real formats: features, slide labels, captions, SlideChat conversations, a multiple-choice benchmark')
     .requiredOption('--out <dir>', 'folder to write it into')
-    .option('--train-slides <n>', 'training slides', integerOption, 96)
-    .option('--test-slides <n>', 'held-out slides the benchmark asks about', integerOption, 32)
+    .option('--train-slides <n>', 'training slides', positiveIntegerOption, 96)
+    .option('--test-slides <n>', 'held-out slides the benchmark asks about', positiveIntegerOption, 32)
     .option('--seed <n>', 'the same seed writes the same bytes', integerOption, 0)
     .option('--json', 'print where each file went as JSON')
     .action(async (options: { out: string; trainSlides: number; testSlides: number; seed: number; json?: boolean }) => {

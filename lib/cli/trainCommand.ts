@@ -11,12 +11,15 @@ import { renderReport } from '../report/html.js';
 import type { VqaBatch } from '../text/collate.js';
 import { CompressorClassifierTask, type SlideLabelBatch, slideLabelCollate } from '../train/compressorTask.js';
 import { parseTrainConfig } from '../train/config.js';
+import { describeTrainingInputs } from '../train/fingerprint.js';
+import { stopOnSignals } from '../train/signals.js';
+import { checkStageData } from '../train/stageData.js';
 import { trainingSection } from '../train/report.js';
 import { type TrainResult, train } from '../train/trainer.js';
 import { vqaCollate } from '../vqa/batches.js';
 import { VqaTask } from '../vqa/vqaTask.js';
 import { type ModelFlags, loadModel, withModelOptions } from './modelOptions.js';
-import { integerOption, numberOption } from './options.js';
+import { integerOption, positiveIntegerOption, positiveNumberOption } from './options.js';
 
 interface TrainFlags extends ModelFlags {
   stage: number;
@@ -28,6 +31,7 @@ interface TrainFlags extends ModelFlags {
   numEpochs: number;
   lr?: number;
   resume?: boolean;
+  resumeAnyway?: boolean;
   saveEvery: number;
   evalEvery: number;
   seed: number;
@@ -44,17 +48,18 @@ export function registerTrainCommand(program: Command): Command {
     .requiredOption('--data-path <file>', 'stage 0: slide labels CSV; stage 1: captions CSV; stage 2: SlideChat / VQA JSON')
     .option('--features-dir <dir>', "folder the dataset's feature paths are relative to (default: the dataset's folder)")
     .requiredOption('--output-dir <dir>', 'checkpoints, metrics.jsonl and report.html go here')
-    .option('--batch-size <n>', 'samples per micro-batch', integerOption, 4)
-    .option('--gradient-accumulation-steps <n>', 'micro-batches per optimizer step', integerOption, 1)
-    .option('--num-epochs <n>', 'epochs', integerOption, 1)
-    .option('--lr <x>', 'peak learning rate (default: 1e-4 for stages 0 and 1, 1e-5 for stage 2)', numberOption)
+    .option('--batch-size <n>', 'samples per micro-batch', positiveIntegerOption, 4)
+    .option('--gradient-accumulation-steps <n>', 'micro-batches per optimizer step', positiveIntegerOption, 1)
+    .option('--num-epochs <n>', 'epochs', positiveIntegerOption, 1)
+    .option('--lr <x>', 'peak learning rate (default: 1e-4 for stages 0 and 1, 1e-5 for stage 2)', positiveNumberOption)
     .option('--save-every <n>', 'checkpoint every n optimizer steps (0: only the final one)', integerOption, 0)
     .option('--eval-every <n>', 'evaluate every n optimizer steps', integerOption, 0)
-    .option('--max-patches <n>', 'patches kept per slide, evenly spaced (SlideChat keeps 10 240)', integerOption)
+    .option('--max-patches <n>', 'patches kept per slide, evenly spaced (SlideChat keeps 10 240)', positiveIntegerOption)
     .option('--seed <n>', 'data order, noise and dropout', integerOption, 0)
-    .option('--resume', 'continue from the last checkpoint in --output-dir')
+    .option('--resume', 'continue from the newest good checkpoint in --output-dir, if this run wrote it')
+    .option('--resume-anyway', "with --resume: continue the checkpoint even if another run (other settings, data or model) wrote it")
     .option('--zero1', 'under wsi-vqa launch: shard the optimizer state over the ranks (ZeRO-1)')
-    .option('--bucket-cap-mb <mb>', 'under wsi-vqa launch: size of the gradient buckets summed during the backward pass', numberOption, 25);
+    .option('--bucket-cap-mb <mb>', 'under wsi-vqa launch: size of the gradient buckets summed during the backward pass', positiveNumberOption, 25);
   // Stage 0 trains the compressor alone: no LLM.
   withModelOptions(command, { llmOptional: true });
   return command.action(async (flags: TrainFlags) => {
@@ -63,12 +68,16 @@ export function registerTrainCommand(program: Command): Command {
       'wsi-vqa train flags',
     );
     const samples = await readDataset(flags.dataPath, { featuresDir: flags.featuresDir });
+    checkStageData(config.stage, samples, flags.dataPath);
     // Under wsi-vqa launch (or torchrun, or Slurm): join the other ranks; each reads its own shard.
     const rendezvous = rendezvousFromEnv();
     const device = (rendezvous && flags.device.startsWith('cuda') ? `cuda:${rendezvous.localRank}` : flags.device) as Device;
     const group = rendezvous && (await ProcessGroup.init({ ...rendezvous, device }));
     const loaderOptions = { batchSize: config.batchSize, seed: config.seed, maxPatches: flags.maxPatches, rank: group?.rank, worldSize: group?.worldSize };
-    const trainOptions = { resume: flags.resume, group, zero1: flags.zero1, bucketBytes: flags.bucketCapMb * 2 ** 20 };
+    const sources = await describeTrainingInputs({ dataPath: flags.dataPath, maxPatches: flags.maxPatches, llmPath: config.stage === 0 ? undefined : flags.llmPath, compressorPath: flags.moeCheckpoint, projectorPath: flags.loadProjector });
+    // Ctrl-C or SIGTERM: stop at the end of the step, with a checkpoint, and exit 130 or 143.
+    const stopping = stopOnSignals();
+    const trainOptions = { resume: flags.resume, resumeAnyway: flags.resumeAnyway, sources, stop: stopping.signal, group, zero1: flags.zero1, bucketBytes: flags.bucketCapMb * 2 ** 20 };
     let result: TrainResult;
     if (config.stage === 0) {
       const classes = [...new Set(samples.map((s) => s.label ?? ''))].sort();
@@ -81,8 +90,9 @@ export function registerTrainCommand(program: Command): Command {
       result = await train(task, new DataLoader<VqaBatch>(samples, { ...loaderOptions, collate: vqaCollate(model.tokenizer, model.imageTokens) }), config, trainOptions);
     }
     await group?.close();
+    if (result.interrupted) process.exitCode = stopping.exitCode;
     if (group && group.rank !== 0) return;
     await writeFile(join(config.outputDir, 'report.html'), renderReport(`wsi-vqa stage ${config.stage}`, [trainingSection(`Stage ${config.stage}`, result)]));
-    process.stderr.write(`stage ${config.stage}: ${result.steps} steps; checkpoint ${result.checkpoint}; report ${join(config.outputDir, 'report.html')}\n`);
+    process.stderr.write(`stage ${config.stage}: ${result.steps} steps${result.interrupted ? ' (stopped early: --resume continues it)' : ''}; checkpoint ${result.checkpoint}; report ${join(config.outputDir, 'report.html')}\n`);
   });
 }

@@ -93,6 +93,7 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
         const { rank, code, signal, stderrTail } = await exited;
         if ((code === 0 && !signal) || failure) return;
         if (stopping && signal) return; // stopped by us after another rank failed
+        if (stopping && code === 128 + constants.signals[stopping]) return; // stopped as asked (a trainer ends with the signal's exit code)
         failure = { rank, code, signal, stderrTail: stderrTail() };
         stopAll('SIGTERM');
       }),

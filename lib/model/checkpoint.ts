@@ -15,7 +15,7 @@ import { describeFsError } from '../io/fileBytes.js';
 import { type SafetensorsFile, openSafetensors } from '../io/safetensors.js';
 import { type FloatStoredDtype, type StoredDtype, type StoredTensor, toFloatDtype } from '../io/storedTensor.js';
 import { type Qwen3Config, readQwen3Config } from './qwen3Config.js';
-import { qwen3WeightSpecs } from './qwen3Weights.js';
+import { layerOfWeight, qwen3WeightSpecs } from './qwen3Weights.js';
 
 /** The single-file weights of a model folder. */
 export const SINGLE_WEIGHTS_FILE = 'model.safetensors';
@@ -79,7 +79,7 @@ export async function openQwen3Checkpoint(dir: string, options: OpenCheckpointOp
   const files = new Map<string, SafetensorsFile>();
   try {
     for (const file of layout.files) files.set(file, await openSafetensors(join(dir, file)));
-    const { weights, unexpected } = checkWeights(config, layout, files);
+    const { weights, unexpected } = checkWeights(dir, config, layout, files);
     if (options.strict && unexpected.length > 0) {
       throw new FormatError(`${dir}: tensors the Qwen3 model does not have: ${listSome(unexpected)}`);
     }
@@ -155,6 +155,7 @@ async function readWeightLayout(dir: string): Promise<WeightLayout> {
 
 /** Each expected weight's file and stored dtype, after checking names, shapes, dtypes and the index. */
 function checkWeights(
+  dir: string,
   config: Qwen3Config,
   layout: WeightLayout,
   files: ReadonlyMap<string, SafetensorsFile>,
@@ -178,13 +179,17 @@ function checkWeights(
     for (const name of files.get(SINGLE_WEIGHTS_FILE)!.entries.keys()) location.set(name, SINGLE_WEIGHTS_FILE);
   }
 
+  const where = layout.index ? layout.index.path : files.get(SINGLE_WEIGHTS_FILE)!.path;
+  // Before a name is built per layer: a config.json claiming a million layers would otherwise
+  // take gigabytes and a minute to be told that their tensors are missing.
+  const layers = new Set([...location.keys()].map(layerOfWeight).filter((layer) => layer !== undefined));
+  if (config.num_hidden_layers > layers.size) {
+    throw new FormatError(`${join(dir, 'config.json')}: num_hidden_layers is ${config.num_hidden_layers} but ${where} holds the tensors of ${layers.size} layer${layers.size === 1 ? '' : 's'}`);
+  }
   const specs = qwen3WeightSpecs(config);
   const expected = new Set(specs.map((s) => s.name));
   const missing = specs.filter((s) => !location.has(s.name)).map((s) => s.name);
-  if (missing.length > 0) {
-    const where = layout.index ? layout.index.path : files.get(SINGLE_WEIGHTS_FILE)!.path;
-    throw new FormatError(`${where}: missing tensor${missing.length > 1 ? 's' : ''} ${listSome(missing)}`);
-  }
+  if (missing.length > 0) throw new FormatError(`${where}: missing tensor${missing.length > 1 ? 's' : ''} ${listSome(missing)}`);
   for (const [name, file] of location) if (!expected.has(name)) unexpected.push(`${name} (${file}: not a Qwen3ForCausalLM parameter)`);
 
   const weights = specs.map(({ name, shape }): CheckpointWeight => {

@@ -49,6 +49,12 @@ export function qwen3WeightSpecs(config: Qwen3Config): WeightSpec[] {
   return specs;
 }
 
+/** The decoder layer a parameter name belongs to (`model.layers.{i}.…`), or undefined for the others. */
+export function layerOfWeight(name: string): number | undefined {
+  const match = /^model\.layers\.(\d+)\./.exec(name);
+  return match ? Number(match[1]) : undefined;
+}
+
 /** Whether a parameter is an RMSNorm scale (initialised to ones) rather than a matrix (normal, std `initializer_range`). */
 export function isNormWeight(name: string): boolean {
   return name.endsWith('norm.weight');

@@ -4,7 +4,10 @@
  * step counted (all answer tokens of all its micro-batches, DESIGN §2), global-norm clipping,
  * fused AdamW with warmup then cosine decay; metrics per step in `metrics.jsonl`, checkpoints
  * every `saveEvery` steps and at the end, and `resume` continuing from the last checkpoint so the
- * final weights equal an uninterrupted run's.
+ * final weights equal an uninterrupted run's. Each checkpoint records what the run was started
+ * with, and a resume continues only the same run (`runRecord.ts`), from the newest checkpoint
+ * that is not damaged (`resume.ts`). A `stop` signal ends the run at the end of a step, with a
+ * checkpoint there.
  *
  * Data-parallel with a process group: each rank trains on its own shard of every epoch (the data
  * source is made per rank), the parameters start as rank 0's, and the gradients and the loss
@@ -12,7 +15,6 @@
  * last micro-batch's backward runs), so N ranks of batch B step like one of batch N·B. Rank 0
  * alone writes metrics, checkpoints and evaluates; every rank can resume.
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,19 +23,38 @@ import type { ProcessGroup } from '../distributed/processGroup.js';
 import { ShardedAdamW } from '../distributed/shardedAdamW.js';
 import { writeStateDict } from '../io/stateDict.js';
 import { clipScale } from '../qwen3Ops.js';
-import { FINAL_CHECKPOINT, OPTIMIZER_FILE, type TrainerState, latestCheckpoint, stepCheckpointName, writeCheckpoint } from './checkpoints.js';
+import { FINAL_CHECKPOINT, OPTIMIZER_FILE, type TrainerState, removeUnfinishedCheckpoints, stepCheckpointName, writeCheckpoint } from './checkpoints.js';
 import type { TrainConfig } from './config.js';
 import { AdamW, type TrainOptimizer } from './optimizer.js';
 import { type ProgressMode, type StepMetrics, makeProgress } from './progress.js';
+import { resumeFromCheckpoint } from './resume.js';
+import { describeParameters, makeRunRecord } from './runRecord.js';
 import { cosineWithWarmup } from './schedule.js';
-import type { BatchSource, TrainTask, TrainableParameter } from './task.js';
+import type { BatchSource, TrainTask } from './task.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
 
 /** Options of {@link train} beyond the config. */
 export interface TrainOptions {
-  /** Continue from the last checkpoint in the output folder (a fresh start when there is none). */
+  /**
+   * Continue from the newest checkpoint in the output folder that is not damaged (a fresh start
+   * when there is none). A checkpoint of a run that differs from this one (see `runRecord.ts`)
+   * is refused, naming the differences.
+   */
   resume?: boolean;
+  /** With `resume`: continue the checkpoint even when it was written by a run that differs, with this run's settings. */
+  resumeAnyway?: boolean;
+  /**
+   * What the run reads, by name, as digests (e.g. `{ data: 'sha256:…', model: 'sha256:…' }`, see
+   * `describeTrainingInputs`): recorded in every checkpoint, and compared when resuming.
+   */
+  sources?: Readonly<Record<string, string>>;
+  /**
+   * When aborted, the run stops at the end of the step in progress, writes a checkpoint there
+   * (resumable like any other) and returns with `interrupted`. With a group, every rank stops
+   * after the same step (the first at which any rank had been stopped).
+   */
+  stop?: AbortSignal;
   /** Label of the progress display. Default `stage <n>`. */
   label?: string;
   progress?: ProgressMode;
@@ -56,6 +77,8 @@ export interface TrainResult {
   evaluations: { step: number; metrics: Record<string, number> }[];
   /** The checkpoint folder written last. */
   checkpoint: string;
+  /** Whether `stop` ended the run before its last step. */
+  interrupted: boolean;
 }
 
 /** Trains `task` on `data` as `config` says. */
@@ -69,6 +92,9 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
   const params = task.parameters();
   const group = options.group;
   const leader = (group?.rank ?? 0) === 0;
+  // A run killed while saving leaves a temporary folder; every rank sees the cleaned folder.
+  const cleaned = leader ? await removeUnfinishedCheckpoints(out) : [];
+  group?.barrier();
   if (group) {
     group.checkAgreement({
       'the trained parameters': describeParameters(params),
@@ -79,26 +105,45 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
     for (const { value } of params) group.broadcast(value, 0);
   }
   const optimizer: TrainOptimizer = group && options.zero1 ? new ShardedAdamW(params, group, task.flatParameters?.()) : new AdamW(params, group, { bucketBytes: options.bucketBytes });
-  let state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, totalSteps, config };
+  const run = makeRunRecord(config, group?.worldSize ?? 1, params, options.sources);
+  let state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, totalSteps, config, run };
   let history: StepMetrics[] = [];
   const evaluations: TrainResult['evaluations'] = [];
   const metricsFile = join(out, METRICS_FILE);
 
-  const resumed = options.resume ? await latestCheckpoint(out) : undefined;
-  if (resumed) {
-    if (resumed.state.totalSteps !== totalSteps) {
-      throw new TrainingError(`${resumed.dir}: the checkpoint is from a run of ${resumed.state.totalSteps} steps, this config makes ${totalSteps}`);
+  const progress = makeProgress(options.label ?? `stage ${config.stage}`, totalSteps, leader ? options.progress : 'none');
+  let resumed: { dir: string; state: TrainerState } | undefined;
+  try {
+    for (const line of cleaned) progress.log(line);
+    resumed = options.resume
+      ? await resumeFromCheckpoint(
+          out,
+          run,
+          async (dir) => {
+            await task.loadWeights(dir);
+            await optimizer.load(join(dir, OPTIMIZER_FILE));
+          },
+          { anyway: options.resumeAnyway, log: (message) => progress.log(message) },
+        )
+      : undefined;
+    if (resumed) {
+      const { step, epoch, batchInEpoch, totalSteps: theirs } = resumed.state;
+      if (theirs !== totalSteps && !options.resumeAnyway) {
+        throw new TrainingError(`${resumed.dir}: the checkpoint is from a run of ${theirs} steps, this config makes ${totalSteps}`);
+      }
+      if (step > totalSteps) throw new TrainingError(`${resumed.dir}: the checkpoint is at step ${step}, past the ${totalSteps} steps of this config`);
+      // Resumed anyway on other data: a position past the end of the epoch starts the next one.
+      state = batchInEpoch < data.batchesPerEpoch ? { ...resumed.state, config, run, totalSteps } : { step, epoch: epoch + 1, batchInEpoch: 0, totalSteps, config, run };
+      // The steps after the checkpoint are done again: drop their lines.
+      history = (await readMetrics(metricsFile)).filter((m) => m.step <= state.step);
+      progress.log(`resumed from ${resumed.dir} at step ${state.step}`);
     }
-    await task.loadWeights(resumed.dir);
-    await optimizer.load(join(resumed.dir, OPTIMIZER_FILE));
-    state = resumed.state;
-    // The steps after the checkpoint are done again: drop their lines.
-    history = (await readMetrics(metricsFile)).filter((m) => m.step <= state.step);
+  } catch (error) {
+    progress.stop();
+    optimizer.dispose();
+    throw error;
   }
   if (leader) await writeFile(metricsFile, history.map((m) => JSON.stringify(m)).join('\n') + (history.length ? '\n' : ''));
-
-  const progress = makeProgress(options.label ?? `stage ${config.stage}`, totalSteps, leader ? options.progress : 'none');
-  if (resumed) progress.log(`resumed from ${resumed.dir} at step ${state.step}`);
   let checkpoint = resumed?.dir ?? '';
   const save = async (name: string) => {
     const optimizerState = optimizer.stateTensors();
@@ -115,9 +160,12 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
     group?.barrier();
   };
   const stopAt = options.stopAfter === undefined ? totalSteps : Math.min(totalSteps, state.step + options.stopAfter);
+  // Stopped before the first step (while the model loaded): nothing to finish. With ranks, the first step's sums carry the stop.
+  let interrupted = !group && state.step < totalSteps && (options.stop?.aborted ?? false);
   let waitedBefore = data.waitSeconds;
   try {
-    while (state.step < stopAt) {
+    while (state.step < stopAt && !interrupted) {
+      const startedAt = [state.epoch, state.batchInEpoch].join();
       let micro = 0;
       let lossSum = 0;
       let count = 0;
@@ -146,8 +194,10 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
         const endOfEpoch = state.batchInEpoch === data.batchesPerEpoch;
         if (micro < accumulation && !endOfEpoch) continue;
 
+        // With ranks, the stop travels with the loss sums: every rank stops after the same step.
+        let stops = options.stop?.aborted ? 1 : 0;
         if (group) {
-          [lossSum, count] = group.sum([lossSum, count]);
+          [lossSum, count, stops] = group.sum([lossSum, count, stops]);
           if (!Number.isFinite(lossSum)) {
             throw new TrainingError(`step ${state.step + 1} (epoch ${state.epoch + 1}): the loss summed over the ranks is ${lossSum}; stopped, the last checkpoint is intact`);
           }
@@ -178,8 +228,14 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
             progress.log(`step ${state.step}: ${Object.entries(result).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
           }
         }
-        if (state.step < totalSteps && (state.step === stopAt || (config.saveEvery > 0 && state.step % config.saveEvery === 0))) await save(stepCheckpointName(state.step));
-        if (state.step >= stopAt || endOfEpoch) break;
+        interrupted = stops > 0 && state.step < totalSteps;
+        if (state.step < totalSteps && (interrupted || state.step === stopAt || (config.saveEvery > 0 && state.step % config.saveEvery === 0))) await save(stepCheckpointName(state.step));
+        if (interrupted) progress.log(`stopped after step ${state.step}; the checkpoint ${checkpoint} resumes it`);
+        if (interrupted || state.step >= stopAt || endOfEpoch) break;
+      }
+      // A source that gives no batch where the state says the epoch goes on would loop forever.
+      if ([state.epoch, state.batchInEpoch].join() === startedAt) {
+        throw new TrainingError(`epoch ${state.epoch + 1}: the data gave no batch from micro-batch ${state.batchInEpoch + 1} of ${data.batchesPerEpoch}`);
       }
     }
     if (state.step === totalSteps) {
@@ -193,15 +249,7 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
     progress.stop();
     optimizer.dispose();
   }
-  return { steps: state.step, history, evaluations, checkpoint };
-}
-
-/** The parameters' count, size and dtypes, and a hash of every name, shape and dtype: what the ranks must agree on. */
-function describeParameters(params: readonly TrainableParameter[]): string {
-  const list = params.map(({ name, value }) => `${name} ${value.dtype} [${value.shape.join(', ')}]`).join('\n');
-  const elements = params.reduce((sum, { value }) => sum + value.numel, 0);
-  const dtypes = [...new Set(params.map(({ value }) => value.dtype))].join(', ');
-  return `${params.length} tensors of ${elements} elements (${dtypes}), names and shapes ${createHash('sha256').update(list).digest('hex').slice(0, 12)}`;
+  return { steps: state.step, history, evaluations, checkpoint, interrupted };
 }
 
 /** The metrics lines of a run so far (none when the file does not exist). */

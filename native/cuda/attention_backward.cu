@@ -18,7 +18,8 @@
 //  3. dQ: a separate pass (no atomics, deterministic): one block per kQueryRows rows of one
 //     (b, query head), walking the key tiles as the forward does.
 // Arithmetic is f32 on CUDA cores; D ≤ 128. bf16 / f16 inputs with D = 64 or 128 run kernels 2
-// and 3 on tensor cores instead (attention_backward_tc.cu), unless WSI_VQA_ATTENTION=cuda-cores.
+// and 3 on tensor cores instead (attention_backward_flash.cu, or attention_backward_tc.cu), as
+// WSI_VQA_ATTENTION says (attention_paths.h).
 #include <cfloat>
 
 #include "attention_common.cuh"
@@ -196,7 +197,9 @@ void attention_backward(const AttentionBackwardArgs& args, const ExecContext& ct
       delta, args.out.data, args.out.dtype, args.dout.data, args.dout.dtype, L);
   WSI_CUDA_CHECK_LAUNCH();
 
-  if (!attention_cuda_cores_forced() && attention_backward_tensor_core(args, stream)) return;
+  const AttentionPath path = attention_path();
+  if (path == AttentionPath::Auto && attention_backward_flash(args, stream)) return;
+  if (path != AttentionPath::CudaCores && attention_backward_tensor_core(args, stream)) return;
   const BackwardInputs in{args.q.data,  args.k.data,          args.v.data, args.dout.data,
                           args.q.dtype, args.dout.dtype,      args.lse.as<const float>(), delta,
                           args.seq_lens.defined() ? args.seq_lens.as<const int32_t>() : nullptr};

@@ -7,8 +7,11 @@
 // One block per (b, query head); each warp walks keys j = warp, warp + kWarps, … with its own
 // online softmax, lane l owning dims l, l + 32, …; the warps' partial results (max, sum,
 // accumulator) are then merged through shared memory. Arithmetic is f32; D ≤ 128.
+// bf16 / f16 with D = 64 or 128 run the split-K kernels (attention_decode_flash.cu) instead,
+// unless WSI_VQA_ATTENTION says otherwise (attention_paths.h).
 #include <cfloat>
 
+#include "attention_paths.h"
 #include "check.h"
 #include "convert.cuh"
 #include "ops.h"
@@ -96,6 +99,7 @@ void attention_decode(const AttentionDecodeArgs& args, const ExecContext& ctx) {
             kMaxDim);
   WSI_CHECK(batch <= 65535 && s.q_heads <= INT32_MAX, ErrorCode::Unsupported, "attention_decode on CUDA: ", batch,
             " sequences is more than the grid allows");
+  if (attention_path() == AttentionPath::Auto && attention_decode_flash(args, stream)) return;
   const dim3 grid(unsigned(s.q_heads), unsigned(batch));
   attention_decode_kernel<<<grid, kThreads, 0, stream>>>(args.out.data, args.out.dtype, args.q.data,
                                                          args.k_cache.data, args.v_cache.data, args.q.dtype,

@@ -11,8 +11,8 @@
 // softmax (running max m, running sum l, accumulator rescaled by exp(m_old − m_new)). Causal
 // blocks stop at their last query row. Arithmetic is f32 on CUDA cores; D ≤ 128.
 //
-// bf16 / f16 inputs with D = 64 or 128 go to the tensor-core kernel (attention_forward_tc.cu)
-// instead, unless WSI_VQA_ATTENTION=cuda-cores (see attention_paths.h).
+// bf16 / f16 inputs with D = 64 or 128 go to the flash kernel (attention_forward_flash.cu) or
+// the wmma one (attention_forward_tc.cu) instead, as WSI_VQA_ATTENTION says (attention_paths.h).
 #include <cfloat>
 #include <cstdlib>
 #include <cstring>
@@ -97,16 +97,17 @@ __global__ void __launch_bounds__(kThreads)
 
 }  // namespace
 
-// WSI_VQA_ATTENTION, read once: "cuda-cores" forces this file's kernel; unset or "auto" chooses.
-bool attention_cuda_cores_forced() {
-  static const bool forced = [] {
+// WSI_VQA_ATTENTION, read once (see attention_paths.h).
+AttentionPath attention_path() {
+  static const AttentionPath path = [] {
     const char* value = std::getenv("WSI_VQA_ATTENTION");
-    if (!value || !*value || std::strcmp(value, "auto") == 0) return false;
+    if (!value || !*value || std::strcmp(value, "auto") == 0) return AttentionPath::Auto;
+    if (std::strcmp(value, "wmma") == 0) return AttentionPath::Wmma;
     WSI_CHECK(std::strcmp(value, "cuda-cores") == 0, ErrorCode::Unsupported,
-              "WSI_VQA_ATTENTION must be 'cuda-cores' or 'auto', got '", value, "'");
-    return true;
+              "WSI_VQA_ATTENTION must be 'auto', 'wmma' or 'cuda-cores', got '", value, "'");
+    return AttentionPath::CudaCores;
   }();
-  return forced;
+  return path;
 }
 
 void attention(const AttentionArgs& args, const ExecContext& ctx) {
@@ -116,7 +117,9 @@ void attention(const AttentionArgs& args, const ExecContext& ctx) {
   WSI_CHECK(L.dim <= 128, ErrorCode::Unsupported, "attention on CUDA: head dim ", L.dim, " is more than 128");
   WSI_CHECK(L.batch <= 65535 && L.q_heads <= 65535, ErrorCode::Unsupported, "attention on CUDA: ", L.batch,
             " sequences of ", L.q_heads, " heads is more than the grid allows");
-  if (!attention_cuda_cores_forced() && attention_forward_tensor_core(args, stream)) return;
+  const AttentionPath path = attention_path();
+  if (path == AttentionPath::Auto && attention_forward_flash(args, stream)) return;
+  if (path != AttentionPath::CudaCores && attention_forward_tensor_core(args, stream)) return;
   const dim3 grid(unsigned((L.tokens + kQueryRows - 1) / kQueryRows), unsigned(L.q_heads), unsigned(L.batch));
   const int32_t* lens = args.seq_lens.defined() ? args.seq_lens.as<const int32_t>() : nullptr;
   auto launch = [&](auto kernel) {

@@ -1,9 +1,10 @@
 /**
  * Cases of the attention ops: forward and backward against float64 references, and gradients
  * against finite differences. Shapes cover grouped-query ratios 1, 4 and 8, right padding
- * (lengths 0, 1, partial and full), T not a multiple of any tile (1, 33, 70, 127), head dims 64
- * and 128 (the tensor-core kernels for bf16 / f16 on CUDA) and small odd ones (the CUDA-core
- * kernels), f32, bf16 and f16.
+ * (lengths 0, 1, partial and full), T not a multiple of any tile (1, 33, 70, 127) and at the
+ * flash kernels' tile edges (63, 64, 65, 129) and beyond (1000, 2048), head dims 64 and 128 (the
+ * tensor-core kernels for bf16 / f16 on CUDA) and small odd ones (the CUDA-core kernels), f32,
+ * bf16 and f16.
  */
 import type { DType } from '../../../lib/dtype.js';
 import { attention, attentionBackward } from '../../../lib/attentionOps.js';
@@ -18,6 +19,8 @@ interface Shape extends AttentionDims {
   lens?: number[];
   causal?: boolean;
   scale?: number;
+  /** The dtypes to run it in, when not the list's usual ones. */
+  dtypes?: DType[];
 }
 
 const FORWARD_SHAPES: Shape[] = [
@@ -27,6 +30,27 @@ const FORWARD_SHAPES: Shape[] = [
   { batch: 3, tokens: 70, qHeads: 2, kvHeads: 2, dim: 128, lens: [0, 70, 1] },
   { batch: 2, tokens: 33, qHeads: 8, kvHeads: 2, dim: 5, lens: [20, 33], scale: 0.3 },
   { batch: 2, tokens: 33, qHeads: 4, kvHeads: 4, dim: 64, lens: [9, 33], causal: false },
+];
+
+// The cases the flash kernels' tiling makes critical (128 query rows per block over warps of 16,
+// 64 keys per tile, split-free decode aside): T around the 64- and 128-row edges, T 1000 and
+// 2048 for many key tiles and causal blocks of unequal length, padding inside the last query
+// tile, query tiles and whole sequences that are all padding, groups of 1, 4 and 8, D 64 and 128.
+// bf16 and f16 only (the kernels' dtypes); every backend runs them, so the heads stay few where
+// T is large (the float64 reference is O(T²·D) per head).
+const FLASH_SHAPES: Shape[] = [
+  { batch: 1, tokens: 1, qHeads: 4, kvHeads: 1, dim: 64 },
+  { batch: 2, tokens: 2, qHeads: 2, kvHeads: 2, dim: 128, lens: [2, 1] },
+  { batch: 1, tokens: 63, qHeads: 8, kvHeads: 1, dim: 64 },
+  { batch: 2, tokens: 64, qHeads: 4, kvHeads: 4, dim: 128, lens: [64, 50] },
+  { batch: 1, tokens: 65, qHeads: 4, kvHeads: 1, dim: 128 },
+  { batch: 1, tokens: 65, qHeads: 8, kvHeads: 2, dim: 64, lens: [40], causal: false },
+  { batch: 1, tokens: 127, qHeads: 2, kvHeads: 2, dim: 64, lens: [127] },
+  { batch: 2, tokens: 129, qHeads: 8, kvHeads: 1, dim: 128, lens: [129, 100] },
+  { batch: 3, tokens: 200, qHeads: 4, kvHeads: 1, dim: 64, lens: [0, 130, 200] },
+  // One dtype each: the float64 reference and the CPU backend take seconds at these T.
+  { batch: 1, tokens: 1000, qHeads: 2, kvHeads: 1, dim: 128, dtypes: ['bf16'] },
+  { batch: 1, tokens: 2048, qHeads: 1, kvHeads: 1, dim: 64, lens: [2000], dtypes: ['f16'] },
 ];
 
 /** Input specs: q, k, v of the dtype, and seqLens drawn from the fixed list. */
@@ -57,7 +81,7 @@ function describe(s: Shape, dtype: DType): string {
 
 // The GPU kernels use __expf (a few ulps, more for large arguments) and sum in another order
 // than the CPU: allow ~10 f32 ulps of the result on top of the dtype's rounding. With bf16
-// inputs the tensor-core forward also rounds each probability to bf16 before P·V (as
+// inputs the tensor-core forward (and decode) also rounds each probability to bf16 before P·V (as
 // FlashAttention does): up to 2^-9·Σ p_j·|v_j| more, about 2^-9·3 for normal v (a numpy model
 // of it over causal T 33–127 stayed under 3.6e-3 beyond rtol).
 function attentionTolerance(dtype: DType): Tolerance {
@@ -83,25 +107,26 @@ function backwardTolerance(s: Shape): (dtype: DType) => Tolerance {
 }
 
 function forwardCases(): OpCase[] {
-  const cases: OpCase[] = [];
-  for (const s of FORWARD_SHAPES) {
-    for (const dtype of ['f32', 'bf16', 'f16'] as DType[]) {
-      cases.push({
-        name: `attention ${describe(s, dtype)}`,
-        op: 'attention',
-        inputs: inputSpecs(s, dtype),
-        outputs: { out: { shape: [s.batch, s.tokens, s.qHeads, s.dim], dtype }, lse: { shape: [s.batch, s.qHeads, s.tokens] } },
-        attrs: attrs(s),
-        reference: (v) => attentionRef(v.q, v.k, v.v, s, { seqLens: v.seqLens, causal: s.causal, scale: s.scale }),
-        tolerance: forwardTolerance,
-      });
-    }
-  }
-  return cases;
+  const runs = [
+    ...FORWARD_SHAPES.flatMap((s) => (['f32', 'bf16', 'f16'] as DType[]).map((dtype) => ({ s, dtype }))),
+    ...FLASH_SHAPES.flatMap((s) => (s.dtypes ?? (['bf16', 'f16'] as DType[])).map((dtype) => ({ s, dtype }))),
+  ];
+  return runs.map(({ s, dtype }) => ({
+    name: `attention ${describe(s, dtype)}`,
+    op: 'attention',
+    inputs: inputSpecs(s, dtype),
+    outputs: { out: { shape: [s.batch, s.tokens, s.qHeads, s.dim], dtype }, lse: { shape: [s.batch, s.qHeads, s.tokens] } },
+    attrs: attrs(s),
+    reference: (v) => attentionRef(v.q, v.k, v.v, s, { seqLens: v.seqLens, causal: s.causal, scale: s.scale }),
+    tolerance: forwardTolerance,
+  }));
 }
 
 const BACKWARD_SHAPES: Shape[] = [
   { batch: 2, tokens: 70, qHeads: 4, kvHeads: 1, dim: 64, lens: [70, 41] },
+  { batch: 2, tokens: 129, qHeads: 4, kvHeads: 1, dim: 128, lens: [129, 100] },
+  { batch: 3, tokens: 65, qHeads: 8, kvHeads: 8, dim: 64, lens: [65, 0, 64] },
+  { batch: 1, tokens: 63, qHeads: 2, kvHeads: 1, dim: 128, causal: false },
   { batch: 1, tokens: 127, qHeads: 8, kvHeads: 1, dim: 128 },
   { batch: 2, tokens: 33, qHeads: 2, kvHeads: 2, dim: 128, lens: [0, 33] },
   { batch: 1, tokens: 33, qHeads: 8, kvHeads: 2, dim: 7, lens: [30], causal: false },
@@ -155,12 +180,16 @@ const DECODE_SHAPES = [
   { batch: 3, slots: 40, qHeads: 8, kvHeads: 1, dim: 128, lens: [40, 1, 0] },
   { batch: 2, slots: 300, qHeads: 4, kvHeads: 1, dim: 64, lens: [257, 300] },
   { batch: 1, slots: 9, qHeads: 2, kvHeads: 2, dim: 5, lens: [7] },
+  // Split-K decode (bf16 / f16, D 64 / 128): many splits of 64-key tiles, a group of 8 query heads
+  // in one tile, a group of 32 over two, a sequence much shorter than its cache.
+  { batch: 1, slots: 4100, qHeads: 16, kvHeads: 2, dim: 128, lens: [4100] },
+  { batch: 2, slots: 1000, qHeads: 32, kvHeads: 1, dim: 64, lens: [999, 130] },
 ];
 
 function decodeCases(): OpCase[] {
   const cases: OpCase[] = [];
   for (const s of DECODE_SHAPES) {
-    for (const dtype of ['f32', 'bf16'] as DType[]) {
+    for (const dtype of ['f32', 'bf16', 'f16'] as DType[]) {
       let drawn = 0;
       cases.push({
         name: `attention_decode ${dtype} B${s.batch} S${s.slots} Hq${s.qHeads}/Hkv${s.kvHeads} D${s.dim} lens [${s.lens}]`,
@@ -173,7 +202,8 @@ function decodeCases(): OpCase[] {
         },
         outputs: { out: { shape: [s.batch, s.qHeads, s.dim], dtype } },
         reference: (v) => ({ out: attentionDecodeRef(v.q, v.kCache, v.vCache, v.cacheLens, s) }),
-        tolerance: attentionTolerance,
+        // The split-K decode rounds P to the dtype before P·V, as the forward does.
+        tolerance: forwardTolerance,
       });
     }
   }
