@@ -1,8 +1,7 @@
 /** Reading a dataset file of any supported format into typed samples. */
-import { readFile } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
-import { FormatError, IoError } from '../errors.js';
-import { describeFsError } from '../io/fileBytes.js';
+import { FormatError } from '../errors.js';
+import { readTextFile } from '../io/fileBytes.js';
 import { listFeatureFiles } from './featurePaths.js';
 import { parseBenchmarkJson } from './formats/benchmarkJson.js';
 import { CAPTIONS_COLUMNS, parseCaptionsCsv } from './formats/captionsCsv.js';
@@ -15,6 +14,9 @@ import { parseVqaJson } from './formats/vqaJson.js';
 import { parseWsiBenchJsonl } from './formats/wsiBenchJsonl.js';
 import { parseWsiVqaJson } from './formats/wsiVqaJson.js';
 import type { ParsedDataset, Sample } from './sample.js';
+
+/** Largest dataset file read (512 MiB: about the longest string V8 makes, 2^29 characters). */
+const MAX_DATASET_BYTES = 2 ** 29 - 24;
 
 /** The dataset formats (DESIGN §5). */
 export type DatasetFormat = 'captions-csv' | 'slide-labels-csv' | 'slidebench-csv' | 'vqa-json' | 'slidechat-json' | 'benchmark-json' | 'wsi-vqa-json' | 'wsi-bench-jsonl';
@@ -33,12 +35,7 @@ export interface DatasetOptions {
  * or its format cannot be told ({@link FormatError}).
  */
 export async function parseDataset(file: string, options: DatasetOptions = {}): Promise<ParsedDataset & { format: DatasetFormat }> {
-  let text: string;
-  try {
-    text = (await readFile(file, 'utf8')).replace(/^\uFEFF/, '');
-  } catch (error) {
-    throw new IoError(`${file}: cannot read dataset (${describeFsError(error)})`, { cause: error });
-  }
+  const text = await readTextFile(file, MAX_DATASET_BYTES);
   const context: FormatContext = { file, featuresDir: options.featuresDir ?? dirname(file) };
   const extension = extname(file).toLowerCase();
   if (extension === '.csv' || extension === '.jsonl' || options.format === 'wsi-bench-jsonl') {

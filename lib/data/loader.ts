@@ -1,8 +1,9 @@
 /**
  * The data loader: a deterministic shuffle per (seed, epoch), sharding across ranks the way
  * PyTorch's DistributedSampler does, batching, and reading the next batches' slide features
- * while the caller works on the current one. Turning a batch into tensors is the caller's
- * `collate` function.
+ * while the caller works on the current one (the feature readers start each file's read as one
+ * job on a libuv thread, which goes on through a synchronous training step), measuring how long
+ * the caller waited for them. Turning a batch into tensors is the caller's `collate` function.
  */
 import { type SlideFeatures, readSlideFeatures } from '../io/features.js';
 import type { FeatureCache } from '../io/featureCache.js';
@@ -46,6 +47,7 @@ export class DataLoader<Batch> {
   private readonly samples: readonly Sample[];
   private readonly options: Required<Omit<DataLoaderOptions<Batch>, 'maxPatches' | 'cache' | 'readFeatures'>>;
   private readonly readFeatures: (source: FeatureSource) => Promise<SlideFeatures>;
+  private waited = 0;
 
   constructor(samples: readonly Sample[], options: DataLoaderOptions<Batch>) {
     const { batchSize, rank = 0, worldSize = 1, prefetch = 2 } = options;
@@ -59,6 +61,14 @@ export class DataLoader<Batch> {
     this.options = { batchSize, rank, worldSize, prefetch, collate: options.collate, seed: options.seed ?? 0, shuffle: options.shuffle ?? true, dropLast: options.dropLast ?? false };
     const { maxPatches, cache } = options;
     this.readFeatures = options.readFeatures ?? ((source) => readSlideFeatures(source.path, { maxPatches, cache }));
+  }
+
+  /**
+   * Seconds the consumer has waited, since the loader was made, for a batch whose features were
+   * not read yet: 0 when reading keeps ahead of the steps (the trainer logs it per step).
+   */
+  get waitSeconds(): number {
+    return this.waited;
   }
 
   /** Samples each rank sees per epoch: ceil(samples / worldSize) (short ranks repeat samples from the start of the order). */
@@ -102,7 +112,9 @@ export class DataLoader<Batch> {
     };
     while (next < groups.length && inFlight.length <= prefetch) startNext();
     while (inFlight.length > 0) {
+      const asked = performance.now();
       const batch = await inFlight.shift()!;
+      this.waited += (performance.now() - asked) / 1000;
       if (next < groups.length) startNext();
       yield batch;
     }

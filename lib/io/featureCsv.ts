@@ -1,13 +1,13 @@
 /**
  * Reading patch features from a CSV file as SlideChat writes them: one row per patch, with or
  * without a header row; the first 512 or 1024 columns are the feature; a few trailing columns
- * (patch coordinates, names) may follow. Rows are converted as they stream in, so memory stays
- * near the size of the features themselves.
+ * (patch coordinates, names) may follow. A file written by pandas' default `DataFrame.to_csv`
+ * starts each row with the row index, under an empty header cell: that column is dropped.
+ * Rows are converted as they stream in, so memory stays near the size of the features themselves.
  */
-import { open } from 'node:fs/promises';
 import { CsvError, parse } from 'csv-parse';
 import { FormatError, IoError } from '../errors.js';
-import { describeFsError } from './fileBytes.js';
+import { describeFsError, openRegularFile } from './fileBytes.js';
 import type { StoredTensor } from './storedTensor.js';
 
 /** Feature widths a CSV may hold: CONCH (512) and UNI / ResNet (1024). */
@@ -30,6 +30,15 @@ function isHeaderRow(cells: string[]): boolean {
 }
 
 /**
+ * True when a header row starts with pandas' index column: an empty first cell, then column
+ * names (`,0,1,…,1023` for a DataFrame made from an array). The index (0, 1, 2, … or any
+ * labels) is then the first cell of every row, not a feature.
+ */
+function hasIndexColumn(header: string[]): boolean {
+  return header.length > 1 && header[0] === '' && header.slice(1).every((cell) => cell !== '');
+}
+
+/**
  * The patch features of a SlideChat feature CSV: `features` [N, 512 | 1024] float32 (widths
  * decided by the column count), and `coords` [N, 2] float32 when at least two trailing columns
  * are numeric in every row (the first two such columns). Throws {@link FormatError} naming the
@@ -37,17 +46,14 @@ function isHeaderRow(cells: string[]): boolean {
  * ragged row, or a column count that is not 512 or 1024 plus at most 8 trailing columns.
  */
 export async function readFeatureCsv(path: string): Promise<Map<string, StoredTensor>> {
-  let handle;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    throw new IoError(`${path}: cannot read file (${describeFsError(error)})`, { cause: error });
-  }
+  const { handle } = await openRegularFile(path);
   const input = handle.createReadStream();
   const parser = parse({ skip_empty_lines: true, trim: true });
   input.on('error', (error) => parser.destroy(error));
   input.pipe(parser);
   let header: string[] | undefined;
+  /** 1 when the first column is pandas' row index, which is skipped. */
+  let skip = 0;
   let width = 0;
   let trailing = 0;
   let features = new Float32Array(0);
@@ -55,19 +61,22 @@ export async function readFeatureCsv(path: string): Promise<Map<string, StoredTe
   let patches = 0;
   let row = 0;
   try {
-    for await (const cells of parser as AsyncIterable<string[]>) {
+    for await (const allCells of parser as AsyncIterable<string[]>) {
       row++;
       if (row === 1) {
-        width = FEATURE_WIDTHS.find((w) => cells.length >= w) ?? 0;
-        trailing = cells.length - width;
+        if (isHeaderRow(allCells) && hasIndexColumn(allCells)) skip = 1;
+        const columns = allCells.length - skip;
+        width = FEATURE_WIDTHS.find((w) => columns >= w) ?? 0;
+        trailing = columns - width;
         if (width === 0 || trailing > MAX_TRAILING_COLUMNS) {
-          throw new FormatError(`${path}: ${cells.length} columns per row; expected 512 or 1024 feature columns followed by at most ${MAX_TRAILING_COLUMNS} others`);
+          throw new FormatError(`${path}: ${columns} columns per row; expected 512 or 1024 feature columns followed by at most ${MAX_TRAILING_COLUMNS} others`);
         }
-        if (isHeaderRow(cells)) {
-          header = cells;
+        if (isHeaderRow(allCells)) {
+          header = allCells.slice(skip);
           continue;
         }
       }
+      const cells = skip ? allCells.slice(skip) : allCells;
       if (patches * width === features.length) {
         const capacity = Math.max(1024, patches * 2);
         features = grow(features, capacity * width);
@@ -77,7 +86,7 @@ export async function readFeatureCsv(path: string): Promise<Map<string, StoredTe
         const value = cellNumber(cells[column]);
         if (value === undefined) {
           const name = header ? ` (${JSON.stringify(header[column])})` : '';
-          throw new FormatError(`${path}: row ${row}, column ${column + 1}${name}: ${JSON.stringify(cells[column])} is not a number (feature columns must be numeric)`);
+          throw new FormatError(`${path}: row ${row}, column ${column + 1 + skip}${name}: ${JSON.stringify(cells[column])} is not a number (feature columns must be numeric)`);
         }
         features[patches * width + column] = value;
       }

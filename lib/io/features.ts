@@ -6,8 +6,8 @@
 import { extname } from 'node:path';
 import { FormatError } from '../errors.js';
 import type { FeatureCache } from './featureCache.js';
-import { readFeatureCsv } from './featureCsv.js';
-import { readH5Datasets } from './h5.js';
+import { readOffThread } from './featureOffThread.js';
+import { firstNonFinite, uninitializedBytes } from './hostMemory.js';
 import { readNpy } from './npy.js';
 import { readSafetensors } from './safetensors.js';
 import { type StoredTensor, toFloat32 } from './storedTensor.js';
@@ -71,9 +71,9 @@ export async function readFeatureTensors(path: string): Promise<Map<string, Stor
       return (await readSafetensors(path)).tensors;
     case '.h5':
     case '.hdf5':
-      return readH5Datasets(path, [...FEATURE_KEYS, COORDS_KEY]);
+      return readOffThread('h5', path, [...FEATURE_KEYS, COORDS_KEY]);
     case '.csv':
-      return readFeatureCsv(path);
+      return readOffThread('csv', path);
     default:
       throw new FormatError(`${path}: unknown feature file type (expected one of ${FEATURE_FILE_EXTENSIONS.join(', ')})`);
   }
@@ -89,13 +89,6 @@ function slideFromTensors(path: string, tensors: Map<string, StoredTensor>, maxP
   }
   if (patches === 0) throw new FormatError(`${path}: the slide has no patches (N = 0)`);
   const values = toFloat32(tensor, path, name || 'features');
-  for (let row = 0; row < patches; row++) {
-    for (let i = row * width; i < (row + 1) * width; i++) {
-      if (!Number.isFinite(values[i])) {
-        throw new FormatError(`${path}: patch row ${row} (0-based) has a ${Number.isNaN(values[i]) ? 'NaN' : 'infinite'} value at column ${i - row * width}`);
-      }
-    }
-  }
   const coordsTensor = tensors.get(COORDS_KEY);
   let coords: Float32Array | undefined;
   if (coordsTensor) {
@@ -106,10 +99,9 @@ function slideFromTensors(path: string, tensors: Map<string, StoredTensor>, maxP
     coords = toFloat32(coordsTensor, path, COORDS_KEY);
   }
   const rows = evenlySpacedRows(patches, maxPatches);
-  const kept = rows ? pickRows(values, width, rows) : values;
   return {
     path,
-    features: width === NARROW_FEATURE_WIDTH ? widen(kept) : kept,
+    features: finiteFeatures(values, patches, width, rows, path),
     patches: rows?.length ?? patches,
     coords: coords && rows ? pickRows(coords, 2, rows) : coords,
   };
@@ -150,14 +142,27 @@ function pickRows(values: Float32Array, width: number, rows: number[]): Float32A
   return out;
 }
 
-/** [N, 512] → [N, 1024] by concatenating each row with itself, [x, x] (what existing checkpoints expect). */
-function widen(values: Float32Array): Float32Array {
-  const count = values.length / NARROW_FEATURE_WIDTH;
-  const out = new Float32Array(count * FEATURE_WIDTH);
-  for (let r = 0; r < count; r++) {
-    const row = values.subarray(r * NARROW_FEATURE_WIDTH, (r + 1) * NARROW_FEATURE_WIDTH);
+/**
+ * The model's [rows, 1024] features from [patches, width] `values`: every value checked to be
+ * finite (a {@link FormatError} naming the file, patch row and column), then, where needed, only
+ * `rows` kept and 512-wide rows widened to 1024 by [x, x] (what existing checkpoints expect).
+ * Full-width features without a cap come back as `values` itself: the check is the only pass.
+ */
+function finiteFeatures(values: Float32Array, patches: number, width: number, rows: number[] | undefined, path: string): Float32Array {
+  const bad = firstNonFinite(values);
+  if (bad >= 0) {
+    const row = Math.floor(bad / width);
+    throw new FormatError(`${path}: patch row ${row} (0-based) has a ${Number.isNaN(values[bad]) ? 'NaN' : 'infinite'} value at column ${bad - row * width}`);
+  }
+  const widen = width === NARROW_FEATURE_WIDTH;
+  if (!widen && !rows) return values;
+  const kept = rows?.length ?? patches;
+  const out = new Float32Array(uninitializedBytes(kept * FEATURE_WIDTH * 4).buffer, 0, kept * FEATURE_WIDTH);
+  for (let r = 0; r < kept; r++) {
+    const from = (rows ? rows[r] : r) * width;
+    const row = values.subarray(from, from + width);
     out.set(row, r * FEATURE_WIDTH);
-    out.set(row, r * FEATURE_WIDTH + NARROW_FEATURE_WIDTH);
+    if (widen) out.set(row, r * FEATURE_WIDTH + NARROW_FEATURE_WIDTH);
   }
   return out;
 }

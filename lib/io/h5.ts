@@ -3,10 +3,9 @@
  * [1, N, D], `coords` [N, 2]), through h5wasm (the HDF5 C library compiled to WebAssembly,
  * loaded on first use). The file signature and each dataset's size are checked before reading.
  */
-import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { FormatError, IoError } from '../errors.js';
-import { describeFsError } from './fileBytes.js';
+import { FormatError } from '../errors.js';
+import { openRegularFile } from './fileBytes.js';
 import type { StoredTensor } from './storedTensor.js';
 
 type H5Wasm = (typeof import('h5wasm/node'))['default'];
@@ -19,6 +18,14 @@ const FIRST_USER_BLOCK_OFFSET = 512;
  * (1 GiB, 25× a 40 000 × 1024 float32 slide).
  */
 const MAX_COMPRESSED_DATASET_BYTES = 1 << 30;
+/**
+ * What one stored byte of a filtered dataset may stand for: deflate's largest expansion
+ * (1032:1, zlib's technical notes). A chunk never written is not stored at all and reads as the
+ * fill value, so a file of a few KB can claim gigabytes of zeros; data can only be as large as
+ * the file's bytes at this ratio. Shuffle and Fletcher-32 do not expand; the other filters HDF5
+ * builds in (szip, n-bit, scale-offset) pack real features far less.
+ */
+const MAX_EXPANSION_RATIO = 1032;
 
 let h5wasmLoading: Promise<H5Wasm> | undefined;
 
@@ -71,8 +78,14 @@ function readDataset(dataset: InstanceType<H5Wasm['Dataset']>, path: string, nam
   const isNumeric = meta.type === 0 || meta.type === 1; // H5T_INTEGER, H5T_FLOAT
   if (!isNumeric) throw new FormatError(`${where} is not numeric`);
   const bytes = shape.reduce((a, b) => a * b, 1) * meta.size;
-  const limit = dataset.filters.length === 0 ? fileSize : MAX_COMPRESSED_DATASET_BYTES;
-  if (bytes > limit) throw new FormatError(`${where}: shape [${shape}] needs ${bytes} bytes, more than the ${limit} this file can hold`);
+  const filtered = dataset.filters.length > 0;
+  const limit = filtered ? Math.min(MAX_COMPRESSED_DATASET_BYTES, fileSize * MAX_EXPANSION_RATIO) : fileSize;
+  if (bytes > limit) {
+    const why = filtered
+      ? `more than its ${fileSize}-byte file can hold compressed (at most ${MAX_EXPANSION_RATIO}:1, ${MAX_COMPRESSED_DATASET_BYTES} bytes in all): chunks that were never written?`
+      : `more than the ${fileSize} bytes of the file: never written?`;
+    throw new FormatError(`${where}: shape [${shape}] needs ${bytes} bytes, ${why}`);
+  }
   const value = dataset.value;
   if (value instanceof Float32Array) return { dtype: 'F32', shape, data: value };
   if (value instanceof Float64Array) return { dtype: 'F64', shape, data: value };
@@ -86,14 +99,8 @@ function readDataset(dataset: InstanceType<H5Wasm['Dataset']>, path: string, nam
 
 /** Checks the HDF5 signature (at offset 0 or a power-of-two user-block offset); returns the file size. */
 async function checkSignature(path: string): Promise<number> {
-  let handle;
+  const { handle, size } = await openRegularFile(path);
   try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    throw new IoError(`${path}: cannot read file (${describeFsError(error)})`, { cause: error });
-  }
-  try {
-    const size = (await handle.stat()).size;
     const probe = new Uint8Array(HDF5_SIGNATURE.length);
     for (let offset = 0; offset + probe.length <= size; offset = offset === 0 ? FIRST_USER_BLOCK_OFFSET : offset * 2) {
       await handle.read(probe, 0, probe.length, offset);

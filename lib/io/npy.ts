@@ -8,7 +8,7 @@ import { FormatError } from '../errors.js';
 import { readFileBytes } from './fileBytes.js';
 import { NUMPY_ALLOW_LIST, numpyArrayTensor, numpyDtype, unwrapObjectArray } from './numpyPickle.js';
 import { unpickle } from './pickle.js';
-import { collectPickledTensors } from './pickledTensor.js';
+import { collectPickledTensors, materializeTensors } from './pickledTensor.js';
 import { BYTES_PER_ELEMENT, type StoredTensor } from './storedTensor.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
@@ -34,8 +34,7 @@ export async function readNpy(path: string): Promise<Map<string, StoredTensor>> 
   const data = bytes.subarray(dataStart);
   if (header.descr.includes('O')) {
     const value = unwrapObjectArray(unpickle(data, { file: path, allow: NUMPY_ALLOW_LIST }));
-    const tensors = new Map<string, StoredTensor>();
-    for (const [name, tensor] of collectPickledTensors(value, path)) tensors.set(name, tensor.materialize(path, name));
+    const tensors = materializeTensors(collectPickledTensors(value, path), path, bytes.byteLength);
     if (tensors.size === 0) throw new FormatError(`${path}: the pickled object array holds no numeric arrays`);
     return tensors;
   }

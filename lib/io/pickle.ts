@@ -105,6 +105,8 @@ const Op = {
 } as const;
 
 const HIGHEST_PROTOCOL = 5;
+/** Two hexadecimal digits of each byte value. */
+const HEX_BYTES = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const latin1 = new TextDecoder('latin1');
 
@@ -240,7 +242,8 @@ class PickleMachine {
         }
         case Op.APPENDS: {
           const items = this.popMark(at);
-          this.list(this.top(at), at).push(...items);
+          const list = this.list(this.top(at), at);
+          for (const item of items) list.push(item); // not push(...items): that spreads onto the call stack
           break;
         }
         case Op.EMPTY_DICT:
@@ -452,12 +455,18 @@ class PickleMachine {
     return this.bytes.subarray(start, end);
   }
 
-  /** A little-endian two's-complement integer of `length` bytes. */
+  /**
+   * A little-endian two's-complement integer of `length` bytes, in time linear in `length`: the
+   * bytes become one hexadecimal string that BigInt parses at once (shifting a BigInt byte by
+   * byte would copy it each time, quadratic in the length).
+   */
   private long(length: number): number | bigint {
     const digits = this.slice(length);
-    let value = 0n;
-    for (let i = length - 1; i >= 0; i--) value = (value << 8n) | BigInt(digits[i]);
-    if (length > 0 && digits[length - 1] & 0x80) value -= 1n << BigInt(8 * length);
+    if (length === 0) return 0;
+    const hex = new Array<string>(length);
+    for (let i = 0; i < length; i++) hex[i] = HEX_BYTES[digits[length - 1 - i]];
+    let value = BigInt(`0x${hex.join('')}`);
+    if (digits[length - 1] & 0x80) value -= 1n << BigInt(8 * length);
     return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
   }
 }

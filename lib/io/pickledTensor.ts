@@ -11,28 +11,70 @@ export abstract class PickledTensor {
   abstract materialize(file: string, name: string): StoredTensor;
 }
 
-/** Largest nesting of dicts and lists walked when collecting tensors (a guard against cycles). */
+/** Largest nesting of dicts and lists walked when collecting tensors (the walk recurses). */
 const MAX_NESTING = 64;
 
 /**
  * Every tensor inside `value`, by dotted name: dict keys and list indices joined with `.`
- * (`model.layers.0.weight`); a tensor at the top level is named `''`. Non-tensor leaves are skipped.
+ * (`model.layers.0.weight`); a tensor at the top level is named `''`. Non-tensor leaves are
+ * skipped. Each dict and list is walked once, however many times the pickle refers to it (a
+ * list holding the same list twice, 60 levels deep, would otherwise be 2^60 paths): a shared
+ * container's tensors keep the names of the first path to it. A tensor object itself may have
+ * several names (tied weights in a state dict).
  */
 export function collectPickledTensors(value: unknown, file: string): Map<string, PickledTensor> {
   const found = new Map<string, PickledTensor>();
+  const walked = new Set<object>();
   const walk = (node: unknown, name: string, depth: number): void => {
-    if (depth > MAX_NESTING) throw new FormatError(`${file}: containers nested deeper than ${MAX_NESTING} levels at ${name}`);
-    const child = (key: unknown) => (name === '' ? String(key) : `${name}.${String(key)}`);
     if (node instanceof PickledTensor) {
       found.set(name, node);
-    } else if (node instanceof Map) {
+      return;
+    }
+    if (!(node instanceof Map || Array.isArray(node)) || walked.has(node)) return;
+    walked.add(node);
+    if (depth > MAX_NESTING) throw new FormatError(`${file}: containers nested deeper than ${MAX_NESTING} levels at ${name}`);
+    const child = (key: unknown) => (name === '' ? String(key) : `${name}.${String(key)}`);
+    if (node instanceof Map) {
       for (const [key, item] of node) if (typeof key === 'string' || typeof key === 'number') walk(item, child(key), depth + 1);
-    } else if (Array.isArray(node)) {
+    } else {
       node.forEach((item, index) => walk(item, child(index), depth + 1));
     }
   };
   walk(value, '', 0);
   return found;
+}
+
+/**
+ * Bytes of tensors a file may give per byte of its own size. Each tensor is a view of a storage
+ * in the file and at most its size, so the views of a state dict add up to about the file; a
+ * pickle of a few KB naming one large storage through 100 000 strided views would otherwise
+ * copy it 100 000 times.
+ */
+const MAX_TENSOR_BYTES_PER_FILE_BYTE = 4;
+
+/**
+ * The tensors `found` (by name) made contiguous, each tensor object once however many names it
+ * has. `fileBytes` is the size of the file they come from: all of them together may hold at most
+ * {@link MAX_TENSOR_BYTES_PER_FILE_BYTE} times that (a {@link FormatError} naming the file otherwise).
+ */
+export function materializeTensors(found: ReadonlyMap<string, PickledTensor>, file: string, fileBytes: number): Map<string, StoredTensor> {
+  const budget = MAX_TENSOR_BYTES_PER_FILE_BYTE * fileBytes;
+  const done = new Map<PickledTensor, StoredTensor>();
+  const tensors = new Map<string, StoredTensor>();
+  let total = 0;
+  for (const [name, pickled] of found) {
+    let tensor = done.get(pickled);
+    if (!tensor) {
+      tensor = pickled.materialize(file, name);
+      total += tensor.data.byteLength;
+      if (total > budget) {
+        throw new FormatError(`${file}: its tensors hold more than ${budget} bytes, ${MAX_TENSOR_BYTES_PER_FILE_BYTE}× the file's size (many views of the same storage?): refused`);
+      }
+      done.set(pickled, tensor);
+    }
+    tensors.set(name, tensor);
+  }
+  return tensors;
 }
 
 /**

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { FormatError, IoError, WsiVqaError } from '../errors.js';
-import { describeFsError } from './fileBytes.js';
+import { describeFsError, openRegularFile, readFileBytes, readRange } from './fileBytes.js';
 import { BYTES_PER_ELEMENT, type StoredData, type StoredDtype, type StoredTensor, elementCount, isStoredDtype, storedBytes, typedElements } from './storedTensor.js';
 
 /** The safetensors format caps its header at 100 MB. */
@@ -16,8 +16,6 @@ const MAX_HEADER_BYTES = 100_000_000;
 const HEADER_LENGTH_BYTES = 8;
 /** Tensor data starts 8-byte aligned: the header is padded with spaces to a multiple of this. */
 const HEADER_ALIGNMENT = 8;
-/** One read call stays under Node's 2 GiB limit per read. */
-const MAX_READ_BYTES = 1 << 30;
 
 /** The content of a safetensors file. */
 export interface Safetensors {
@@ -28,19 +26,31 @@ export interface Safetensors {
 }
 
 /**
- * Reads every tensor of a safetensors file. Dtypes F32, F16, BF16, F64, I32, I64.
+ * Reads every tensor of a safetensors file, as views of one read of the whole file. Dtypes F32,
+ * F16, BF16, F64, I32, I64.
  * Throws {@link FormatError} naming the file (and tensor) for a lying header, an offset outside
  * the data, overlapping tensors or an unsupported dtype; {@link IoError} when it cannot be read.
  */
 export async function readSafetensors(path: string): Promise<Safetensors> {
-  const file = await openSafetensors(path);
-  try {
-    const tensors = new Map<string, StoredTensor>();
-    for (const name of file.entries.keys()) tensors.set(name, await file.read(name));
-    return { tensors, metadata: file.metadata };
-  } finally {
-    await file.close();
+  // One read of the whole file (one job off the main thread); the tensors are views of it.
+  const bytes = await readFileBytes(path);
+  if (bytes.byteLength < HEADER_LENGTH_BYTES) throw new FormatError(`${path}: needs ${HEADER_LENGTH_BYTES} bytes at 0 but the file has ${bytes.byteLength} bytes (truncated?)`);
+  const dataStart = dataOffset(bytes.subarray(0, HEADER_LENGTH_BYTES), bytes.byteLength, path);
+  const parsed = parseHeader(bytes.subarray(HEADER_LENGTH_BYTES, dataStart), path, bytes.byteLength - dataStart);
+  const tensors = new Map<string, StoredTensor>();
+  for (const { name, dtype, shape, begin, end } of parsed.tensors) {
+    tensors.set(name, { dtype, shape, data: typedElements(dtype, bytes.subarray(dataStart + begin, dataStart + end)) });
   }
+  return { tensors, metadata: parsed.metadata };
+}
+
+/** Where tensor data starts, from the header length in the file's first 8 bytes, checked against the file. */
+function dataOffset(lengthBytes: Uint8Array, fileSize: number, path: string): number {
+  const headerLength = new DataView(lengthBytes.buffer, lengthBytes.byteOffset).getBigUint64(0, true);
+  if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, fileSize - HEADER_LENGTH_BYTES))) {
+    throw new FormatError(`${path}: safetensors header claims ${headerLength} bytes but the file has ${fileSize} bytes (limit ${MAX_HEADER_BYTES})`);
+  }
+  return HEADER_LENGTH_BYTES + Number(headerLength);
 }
 
 /** Where one tensor lies in a safetensors file, as its header says (checked against the file). */
@@ -74,16 +84,11 @@ export interface SafetensorsFile {
  * without reading any tensor data.
  */
 export async function openSafetensors(path: string): Promise<SafetensorsFile> {
-  const handle = await openFile(path, 'r');
+  const { handle, size: fileSize } = await openRegularFile(path);
   try {
-    const fileSize = (await handle.stat()).size;
     const lengthBytes = await readAt(handle, path, 0, HEADER_LENGTH_BYTES, fileSize);
-    const headerLength = new DataView(lengthBytes.buffer, lengthBytes.byteOffset).getBigUint64(0, true);
-    if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, fileSize - HEADER_LENGTH_BYTES))) {
-      throw new FormatError(`${path}: safetensors header claims ${headerLength} bytes but the file has ${fileSize} bytes (limit ${MAX_HEADER_BYTES})`);
-    }
-    const headerBytes = await readAt(handle, path, HEADER_LENGTH_BYTES, Number(headerLength), fileSize);
-    const dataStart = HEADER_LENGTH_BYTES + Number(headerLength);
+    const dataStart = dataOffset(lengthBytes, fileSize, path);
+    const headerBytes = await readAt(handle, path, HEADER_LENGTH_BYTES, dataStart - HEADER_LENGTH_BYTES, fileSize);
     const parsed = parseHeader(headerBytes, path, fileSize - dataStart);
     const located = new Map(parsed.tensors.map((entry) => [entry.name, entry]));
     const entries = new Map<string, SafetensorsEntry>(
@@ -193,7 +198,7 @@ export async function writeSafetensors(
   headerBytes.set(json, HEADER_LENGTH_BYTES);
 
   const temporary = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const handle = await openFile(temporary, 'w');
+  const handle = await openForWriting(temporary);
   try {
     await handle.write(headerBytes);
     for (const [name, tensor] of list) {
@@ -220,23 +225,16 @@ function checkDataLength(name: string, tensor: TensorToWrite, data: StoredData):
   }
 }
 
-async function openFile(path: string, flags: 'r' | 'w'): Promise<FileHandle> {
+async function openForWriting(path: string): Promise<FileHandle> {
   try {
-    return await open(path, flags);
+    return await open(path, 'w');
   } catch (error) {
-    throw new IoError(`${path}: cannot ${flags === 'r' ? 'read' : 'write'} file (${describeFsError(error)})`, { cause: error });
+    throw new IoError(`${path}: cannot write file (${describeFsError(error)})`, { cause: error });
   }
 }
 
-/** Exactly `length` bytes at `position` (a fresh, aligned buffer); the caller has checked they lie in the file. */
+/** Exactly `length` bytes at `position` (a fresh, aligned buffer), which must lie in the file. */
 async function readAt(handle: FileHandle, path: string, position: number, length: number, fileSize: number): Promise<Uint8Array> {
   if (position + length > fileSize) throw new FormatError(`${path}: needs ${length} bytes at ${position} but the file has ${fileSize} bytes (truncated?)`);
-  const buffer = new Uint8Array(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await handle.read(buffer, done, Math.min(length - done, MAX_READ_BYTES), position + done);
-    if (bytesRead === 0) throw new FormatError(`${path}: file ended early (truncated while reading?)`);
-    done += bytesRead;
-  }
-  return buffer;
+  return readRange(handle, path, position, length);
 }

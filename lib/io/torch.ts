@@ -7,7 +7,7 @@ import { FormatError } from '../errors.js';
 import { readFileBytes } from './fileBytes.js';
 import { NUMPY_ALLOW_LIST } from './numpyPickle.js';
 import { AllowedGlobal, type PickleFactory, unpickle } from './pickle.js';
-import { PickledTensor, collectPickledTensors, gatherStrided } from './pickledTensor.js';
+import { PickledTensor, collectPickledTensors, gatherStrided, materializeTensors } from './pickledTensor.js';
 import { BYTES_PER_ELEMENT, type StoredDtype, type StoredTensor } from './storedTensor.js';
 import { looksLikeZip, readStoredZipEntries } from './zipEntries.js';
 
@@ -74,21 +74,22 @@ const TORCH_ALLOW_LIST: ReadonlyMap<string, PickleFactory> = new Map<string, Pic
  * or an unsupported storage type; {@link IoError} when the file cannot be read.
  */
 export async function readTorchTensors(path: string): Promise<Map<string, StoredTensor>> {
-  const found = await readTorchPickle(path);
-  const tensors = new Map<string, StoredTensor>();
-  for (const [name, tensor] of found) tensors.set(name, tensor.materialize(path, name));
-  return tensors;
+  const bytes = await readFileBytes(path);
+  return materializeTensors(readTorchPickle(bytes, path), path, bytes.byteLength);
 }
 
-/** The tensors of a `torch.save` file, unpickled but not yet copied out of their storages. */
-async function readTorchPickle(path: string): Promise<Map<string, PickledTensor>> {
-  const bytes = await readFileBytes(path);
+/** The tensors of a `torch.save` file's bytes, unpickled but not yet copied out of their storages. */
+function readTorchPickle(bytes: Uint8Array, path: string): Map<string, PickledTensor> {
   if (!looksLikeZip(bytes)) {
     throw new FormatError(`${path}: not a torch.save zip archive (files from PyTorch < 1.6 or saved with _use_new_zipfile_serialization=False are not read)`);
   }
   const entries = readStoredZipEntries(bytes, path);
-  const pickleName = [...entries.keys()].find((name) => /^[^/]+\/data\.pkl$/.test(name));
-  if (!pickleName) throw new FormatError(`${path}: zip archive has no <prefix>/data.pkl: not a torch.save file`);
+  const pickleNames = [...entries.keys()].filter((name) => /^[^/]+\/data\.pkl$/.test(name));
+  if (pickleNames.length === 0) throw new FormatError(`${path}: zip archive has no <prefix>/data.pkl: not a torch.save file`);
+  if (pickleNames.length > 1) {
+    throw new FormatError(`${path}: zip archive holds ${pickleNames.length} pickles (${pickleNames.slice(0, 3).join(', ')}${pickleNames.length > 3 ? ', …' : ''}): ambiguous, refused`);
+  }
+  const pickleName = pickleNames[0];
   const prefix = pickleName.slice(0, -'data.pkl'.length);
   const byteOrder = entries.get(`${prefix}byteorder`);
   if (byteOrder && new TextDecoder().decode(byteOrder) !== 'little') {

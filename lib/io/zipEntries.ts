@@ -26,8 +26,9 @@ export function looksLikeZip(bytes: Uint8Array): boolean {
 
 /**
  * Entry name → entry bytes (views into `bytes`) of a stored-entry zip. `file` names the archive
- * in errors. Throws {@link FormatError} on a truncated archive, an entry outside the file, or a
- * compressed entry.
+ * in errors. Throws {@link FormatError} on a truncated archive, an entry outside the file, a
+ * compressed entry, or an ambiguous one (two entries of one name, or a local header naming
+ * another file than the directory does).
  */
 export function readStoredZipEntries(bytes: Uint8Array, file: string): Map<string, Uint8Array> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -83,13 +84,17 @@ export function readStoredZipEntries(bytes: Uint8Array, file: string): Map<strin
       localOffset = zip64.offset ?? localOffset;
     }
     if (method !== STORED) fail(`zip entry ${name} is compressed (method ${method}); torch.save writes stored entries only`);
+    if (entries.has(name)) fail(`zip archive holds two entries named ${name}: ambiguous, refused (which one a reader takes differs between readers)`);
     if (localOffset + LOCAL_HEADER_SIZE > bytes.length || view.getUint32(localOffset, true) !== LOCAL_FILE_HEADER) {
       fail(`zip entry ${name}: local header at ${localOffset} is missing or outside the file (truncated?)`);
     }
-    const dataStart = localOffset + LOCAL_HEADER_SIZE + view.getUint16(localOffset + 26, true) + view.getUint16(localOffset + 28, true);
+    const localNameLength = view.getUint16(localOffset + 26, true);
+    const dataStart = localOffset + LOCAL_HEADER_SIZE + localNameLength + view.getUint16(localOffset + 28, true);
     if (dataStart + size > bytes.length) {
       fail(`zip entry ${name} claims ${size} bytes at ${dataStart} but the file has ${bytes.length} bytes (truncated?)`);
     }
+    const localName = bytes.subarray(localOffset + LOCAL_HEADER_SIZE, localOffset + LOCAL_HEADER_SIZE + localNameLength);
+    if (decoder.decode(localName) !== name) fail(`zip entry ${name}: its local header names it ${JSON.stringify(decoder.decode(localName))}: ambiguous, refused`);
     entries.set(name, bytes.subarray(dataStart, dataStart + size));
     at = next;
   }

@@ -15,6 +15,8 @@ export interface StepMetrics {
   tokens: number;
   tokensPerSecond: number;
   seconds: number;
+  /** Seconds the step waited for its batches' features (where the data source measures it). */
+  dataWaitSeconds?: number;
 }
 
 export interface Progress {
@@ -54,5 +56,5 @@ export function makeProgress(label: string, totalSteps: number, mode: ProgressMo
 }
 
 function describe(m: StepMetrics, total: number): string {
-  return `step ${m.step}/${total} loss ${m.loss.toFixed(4)} lr ${m.lr.toExponential(2)} grad-norm ${m.gradNorm.toFixed(3)} ${Math.round(m.tokensPerSecond)} tok/s`;
+  return `step ${m.step}/${total} loss ${m.loss.toFixed(4)} lr ${m.lr.toExponential(2)} grad-norm ${m.gradNorm.toFixed(3)} ${Math.round(m.tokensPerSecond)} tok/s${m.dataWaitSeconds === undefined ? '' : ` data-wait ${m.dataWaitSeconds.toFixed(3)} s`}`;
 }

@@ -59,4 +59,6 @@ export interface TrainTask<Batch> {
 export interface BatchSource<Batch> {
   readonly batchesPerEpoch: number;
   batches(epoch: number, fromBatch?: number): AsyncIterable<Batch>;
+  /** Seconds waited so far for batches not ready when asked for, where the source measures it (logged per step). */
+  readonly waitSeconds?: number;
 }

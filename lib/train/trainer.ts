@@ -162,6 +162,7 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
   const stopAt = options.stopAfter === undefined ? totalSteps : Math.min(totalSteps, state.step + options.stopAfter);
   // Stopped before the first step (while the model loaded): nothing to finish. With ranks, the first step's sums carry the stop.
   let interrupted = !group && state.step < totalSteps && (options.stop?.aborted ?? false);
+  let waitedBefore = data.waitSeconds;
   try {
     while (state.step < stopAt && !interrupted) {
       const startedAt = [state.epoch, state.batchInEpoch].join();
@@ -215,6 +216,7 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
         }
         const seconds = (performance.now() - started) / 1000;
         const metrics: StepMetrics = { step: state.step, epoch: state.epoch, loss: count > 0 ? lossSum / count : 0, lr, gradNorm: norm, tokens: count, tokensPerSecond: count / Math.max(seconds, 1e-9), seconds };
+        if (data.waitSeconds !== undefined) [metrics.dataWaitSeconds, waitedBefore] = [data.waitSeconds - (waitedBefore ?? 0), data.waitSeconds];
         history.push(metrics);
         if (leader) await appendFile(metricsFile, `${JSON.stringify(metrics)}\n`);
         progress.update(metrics);

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "addon_state.h"
+#include "host_buffers.h"
 #include "native_tensor.h"
 #include "op_calls.h"
 #include "process_group.h"
@@ -99,6 +100,9 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("connectGloo", Napi::Function::New<connect_gloo>(env, "connectGloo"));
   exports.Set("connectNccl", Napi::Function::New<connect_nccl>(env, "connectNccl"));
   exports.Set("ncclUniqueId", Napi::Function::New<nccl_unique_id>(env, "ncclUniqueId"));
+  exports.Set("hostBuffer", Napi::Function::New<host_buffer>(env, "hostBuffer"));
+  exports.Set("readFile", Napi::Function::New<read_file>(env, "readFile"));
+  exports.Set("findNonFinite", Napi::Function::New<find_non_finite>(env, "findNonFinite"));
   exports.Set("setErrorClasses", Napi::Function::New<set_error_classes>(env, "setErrorClasses"));
   return exports;
 }

@@ -3,6 +3,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
+#if __has_include(<sys/mman.h>)
+#include <sys/mman.h>
+#endif
 
 #include "wsi/cuda_runtime.h"
 #include "wsi/error.h"
@@ -62,14 +65,22 @@ std::string Tensor::describe() const { return concat(dtype_name(dtype), shape_st
 
 // Host memory is 64-byte aligned: a cache line, and what AVX-512 loads like.
 constexpr size_t kHostAlignment = 64;
+// Allocations of at least one huge page start on a huge-page boundary and ask the kernel for huge
+// pages (what numpy does): where transparent huge pages are "madvise", the first touch of a
+// 160 MB slide then faults 80 times instead of 40 000, which costs more than reading it.
+constexpr size_t kHugePage = size_t(2) << 20;
 
 std::shared_ptr<Storage> Storage::allocate(size_t bytes, Device device) {
   void* data = nullptr;
   if (device.is_cpu()) {
     // posix_memalign, unlike aligned_alloc, takes the exact size: AddressSanitizer then sees a
     // write one byte past the end.
-    if (posix_memalign(&data, kHostAlignment, bytes == 0 ? 1 : bytes) != 0) data = nullptr;
+    const size_t alignment = bytes >= kHugePage ? kHugePage : kHostAlignment;
+    if (posix_memalign(&data, alignment, bytes == 0 ? 1 : bytes) != 0) data = nullptr;
     WSI_CHECK(data, ErrorCode::OutOfMemory, "out of host memory allocating ", bytes, " bytes");
+#ifdef MADV_HUGEPAGE
+    if (bytes >= kHugePage) madvise(data, bytes, MADV_HUGEPAGE);  // a hint: failure changes nothing
+#endif
   } else {
     data = cuda::allocate(bytes, device.index);
   }

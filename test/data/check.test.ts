@@ -67,7 +67,7 @@ describe('checkDataset', () => {
     const dir = tempDir();
     const result = await checkDataset(join(dir, 'absent.json'));
     expect(result).toMatchObject({ ok: false, samples: 0, problems: [{ row: 0 }] });
-    expect(result.problems[0].message).toMatch(/absent\.json: cannot read dataset/);
+    expect(result.problems[0].message).toMatch(/absent\.json: cannot read file \(no such file\)/);
   });
 });
 

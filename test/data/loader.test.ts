@@ -80,6 +80,28 @@ describe('DataLoader', () => {
     expect(seenAtYield.at(-1)).toBe(8);
   });
 
+  it('measures how long the caller waited for features: about nothing when reading keeps ahead', async () => {
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const slowRead = async (source: FeatureSource) => {
+      await sleep(40);
+      return fakeSlide(source);
+    };
+    const make = () => new DataLoader(samples(6), { batchSize: 1, shuffle: false, prefetch: 2, collate: ids, readFeatures: slowRead });
+    // A caller faster than the reads waits for every batch: about 6 × 40 ms less what prefetching overlaps.
+    const eager = make();
+    await collect(eager.batches(0));
+    expect(eager.waitSeconds).toBeGreaterThan(0.035);
+    // A caller whose step (100 ms) outlasts the reads waits only for the first batch.
+    const busy = make();
+    const waits: number[] = [];
+    for await (const _batch of busy.batches(0)) {
+      waits.push(busy.waitSeconds);
+      await sleep(100);
+    }
+    expect(waits[0]).toBeGreaterThan(0.03);
+    expect(busy.waitSeconds - waits[0]).toBeLessThan(0.03);
+  });
+
   it('reads real feature files through a cache, passing slides to collate', async () => {
     const cache = new FeatureCache();
     const paths = ['dict.pt', 'feat512.pt'].map((name) => join(FIXTURES, name));

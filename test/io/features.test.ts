@@ -148,6 +148,54 @@ describe('readSlideFeatures: hostile and broken feature files', () => {
     await expect(readSlideFeatures(fixture('checkpoint.pt'))).rejects.toThrow(/checkpoint\.pt: cannot tell which tensor holds the features/);
   });
 
+  it('refuses what is not a regular file (FIFO, device, directory) at once, with an IoError naming it', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdirSync, symlinkSync } = await import('node:fs');
+    const fifo = join(dir, 'pipe.safetensors');
+    execFileSync('mkfifo', [fifo]);
+    const zero = join(dir, 'zero.npy');
+    symlinkSync('/dev/zero', zero);
+    const folder = join(dir, 'folder.h5');
+    mkdirSync(folder);
+    for (const [path, kind] of [
+      [fifo, 'a FIFO (named pipe)'],
+      [zero, 'a device'],
+      [folder, 'a directory'],
+    ]) {
+      const error = await readSlideFeatures(path).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(IoError);
+      expect((error as Error).message).toBe(`${path}: cannot read file (it is ${kind}, not a regular file)`);
+    }
+  });
+
+  it('refuses an HDF5 dataset whose chunks were never written, and reads one that was', async () => {
+    const { default: h5wasm } = await import('h5wasm/node');
+    await h5wasm.ready;
+    const write = (name: string, rows: number, data: Float32Array) => {
+      const path = join(dir, name);
+      const file = new h5wasm.File(path, 'w');
+      const dataset = file.create_dataset({ name: 'features', data, shape: [data.length / 1024, 1024], maxshape: [null, 1024], chunks: [64, 1024], compression: 'gzip' });
+      if (rows * 1024 > data.length) dataset.resize([rows, 1024]);
+      file.close();
+      return path;
+    };
+    const sparse = write('sparse.h5', 65_536, ramp(2, 1024));
+    await expect(readSlideFeatures(sparse)).rejects.toThrow(/sparse\.h5: dataset features: shape \[65536,1024\] needs 268435456 bytes, more than its \d+-byte file can hold compressed/);
+    const stored = write('stored.h5', 3, ramp(3, 1024));
+    expect((await readSlideFeatures(stored)).features).toEqual(ramp(3, 1024));
+  });
+
+  it('drops the index column of a CSV written by pandas, numbering columns as the file does', async () => {
+    const header = ['', ...Array.from({ length: 512 }, (_, i) => String(i)), 'x', 'y'].join(',');
+    const rows = [0, 1].map((r) => [String(10 + r), ...ramp(2, 512).subarray(r * 512, (r + 1) * 512), 256 * r, 7].join(','));
+    const path = writeTemp(dir, 'pandas.csv', [header, ...rows].join('\n'));
+    const slide = await readSlideFeatures(path);
+    expect(slide.features).toEqual(widened(ramp(2, 512)));
+    expect(slide.coords).toEqual(Float32Array.of(0, 7, 256, 7));
+    const broken = writeTemp(dir, 'pandas-text.csv', [header, rows[0].replace(/^(10,[^,]*),[^,]*/, '$1,oops')].join('\n'));
+    await expect(readSlideFeatures(broken)).rejects.toThrow(`${broken}: row 2, column 3 ("1"): "oops" is not a number`);
+  });
+
   it('reports a truncated HDF5 file without crashing', async () => {
     const truncated = join(dir, 'truncated.h5');
     copyFileSync(fixture('clam.h5'), truncated);

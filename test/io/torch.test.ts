@@ -115,6 +115,58 @@ describe('readTorchTensors on hostile or broken files', () => {
     await expect(readTorchTensors(lyingCount)).rejects.toThrow(/count\.pt: storage 0 claims 1000000000 F32 elements but holds 16 bytes/);
   });
 
+  /** `bytes` with every occurrence of the ASCII text `from` replaced by `to` (of the same length). */
+  const replaced = (bytes: Uint8Array, from: string, to: string) => {
+    const out = bytes.slice();
+    const pattern = new TextEncoder().encode(from);
+    for (let at = 0; at + pattern.length <= out.length; at++) {
+      if (pattern.every((b, i) => out[at + i] === b)) out.set(new TextEncoder().encode(to), at);
+    }
+    return out;
+  };
+
+  it('refuses ambiguous archives: two entries of one name, a local header naming another, two pickles', async () => {
+    const storages = { '0': new Uint8Array(16), '1': new Uint8Array(16) };
+    const zip = torchZip('dup', rebuild(4, 0, [4], [1]), storages);
+    expect((await readTorchTensors(writeTemp(dir, 'fine.pt', zip))).get('')!.shape).toEqual([4]);
+    const twice = writeTemp(dir, 'twice.pt', replaced(zip, 'dup/data/1', 'dup/data/0'));
+    await expect(readTorchTensors(twice)).rejects.toThrow(/twice\.pt: zip archive holds two entries named dup\/data\/0: ambiguous, refused/);
+    // Rename only the central directory's copy of the name: the local header still says data/1.
+    const mismatched = zip.slice();
+    const central = new DataView(mismatched.buffer).getUint32(mismatched.length - 22 + 16, true);
+    mismatched.set(replaced(mismatched.subarray(central), 'dup/data/1', 'dup/data/2'), central);
+    await expect(readTorchTensors(writeTemp(dir, 'renamed.pt', mismatched))).rejects.toThrow(/renamed\.pt: zip entry dup\/data\/2: its local header names it "dup\/data\/1"/);
+    const { zipSync } = await import('fflate');
+    const twoPickles = zipSync({ 'a/data.pkl': [rebuild(4, 0, [4], [1]), { level: 0 }], 'b/data.pkl': [rebuild(4, 0, [4], [1]), { level: 0 }] });
+    await expect(readTorchTensors(writeTemp(dir, 'two.pt', twoPickles))).rejects.toThrow(/two\.pt: zip archive holds 2 pickles \(a\/data\.pkl, b\/data\.pkl\): ambiguous/);
+  });
+
+  it('copies a tensor named twice once, and refuses many views of one storage', async () => {
+    const tuple = (values: number[]) => [0x28, ...values.flatMap((v) => [0x4a, v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff]), 0x74];
+    // {'a': t, 'b': t, 'views': [t.T, t.T, …]}: t a 64 × 64 view of one float32 storage; t.T strided.
+    const views = (count: number) =>
+      pickleBytes(
+        0x80, 2,
+        0x63, 'torch._utils\n_rebuild_tensor_v2\n', 0x71, 0,
+        0x28, 0x28, ...shortString('storage'), 0x63, 'torch\nFloatStorage\n', ...shortString('0'), ...shortString('cpu'), 0x4a, 0, 0x10, 0, 0, 0x74, 0x51, 0x71, 1,
+        0x4b, 0, ...tuple([64, 64]), ...tuple([64, 1]), 0x74, 0x52, 0x71, 2, // t
+        0x30, // pop t; it stays in the memo
+        0x7d, 0x28,
+        ...shortString('a'), 0x68, 2,
+        ...shortString('b'), 0x68, 2,
+        ...shortString('views'), 0x5d, 0x28,
+        ...Array.from({ length: count }, () => [0x68, 0, 0x28, 0x68, 1, 0x4b, 0, ...tuple([64, 64]), ...tuple([1, 64]), 0x74, 0x52]).flat(),
+        0x65,
+        0x75, 0x2e,
+      );
+    const storage = { '0': new Uint8Array(Float32Array.from({ length: 4096 }, (_, i) => i).buffer) };
+    const tied = await readTorchTensors(writeTemp(dir, 'tied.pt', torchZip('tied', views(2), storage)));
+    expect(tied.get('a')).toBe(tied.get('b'));
+    expect([...(tied.get('views.1')!.data as Float32Array).subarray(0, 3)]).toEqual([0, 64, 128]);
+    const many = writeTemp(dir, 'many.pt', torchZip('many', views(200), storage));
+    await expect(readTorchTensors(many)).rejects.toThrow(/many\.pt: its tensors hold more than \d+ bytes, 4× the file's size \(many views of the same storage\?\): refused/);
+  });
+
   it('refuses compressed entries, non-zip files and archives without data.pkl', async () => {
     const compressed = writeTemp(dir, 'deflated.pt', torchZip('deflated', rebuild(4, 0, [4], [1]), { '0': new Uint8Array(16) }, 6));
     await expect(readTorchTensors(compressed)).rejects.toThrow(/deflated\.pt: zip entry deflated\/data\.pkl is compressed/);

@@ -43,6 +43,7 @@ describe('trainer', () => {
     const losses = result.history.map((m) => m.loss);
     expect(losses.slice(-6).reduce((a, b) => a + b) / 6).toBeLessThan(0.5 * (losses.slice(0, 6).reduce((a, b) => a + b) / 6));
     expect((await readMetrics(join(out, 'metrics.jsonl'))).map((m) => m.step)).toEqual(result.history.map((m) => m.step));
+    expect((await readMetrics(join(out, 'metrics.jsonl'))).every((m) => m.dataWaitSeconds! >= 0)).toBe(true); // the loader's wait, logged per step
     expect(readdirSync(join(out, FINAL_CHECKPOINT)).sort()).toEqual(['classes.json', 'classifier.safetensors', 'compressor.safetensors', 'optimizer.safetensors', 'trainer_state.json']);
     expect(JSON.parse(readFileSync(join(out, FINAL_CHECKPOINT, 'trainer_state.json'), 'utf8')).step).toBe(36);
   });

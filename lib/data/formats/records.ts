@@ -17,8 +17,18 @@ export class RecordError extends Error {}
 
 /** The record as an object, or a {@link RecordError}. */
 export function asRecord(value: unknown): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RecordError(`record is not an object (${JSON.stringify(value)?.slice(0, 40)})`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RecordError(`record is not an object (${describeValue(value)})`);
   return value as Record<string, unknown>;
+}
+
+/**
+ * A short description of a JSON value for a message: a scalar as JSON (cut at 40 characters), a
+ * list or object by its size. Never walks into a value, which may be nested 100 000 levels deep.
+ */
+export function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return `a list of ${value.length} item(s)`;
+  if (typeof value === 'object' && value !== null) return `an object with ${Object.keys(value).length} key(s)`;
+  return String(JSON.stringify(value)).slice(0, 40);
 }
 
 /** A non-empty string field (numbers are accepted and turned into text), or a {@link RecordError} naming the field. */

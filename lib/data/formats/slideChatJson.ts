@@ -5,7 +5,7 @@
  */
 import { resolveFeaturePath, slideIdOf } from '../featurePaths.js';
 import type { ParsedDataset, Turn } from '../sample.js';
-import { type FormatContext, RecordError, asRecord, buildSamples, requireText, requireTextList, rowId } from './records.js';
+import { type FormatContext, RecordError, asRecord, buildSamples, describeValue, requireText, requireTextList, rowId } from './records.js';
 
 const ROLES: Readonly<Record<string, Turn['role']>> = { human: 'user', user: 'user', gpt: 'assistant', assistant: 'assistant' };
 
@@ -33,7 +33,7 @@ function conversationTurns(conversations: unknown): Turn[] {
   return conversations.map((message, index) => {
     const { from, value } = asRecord(message);
     const role = typeof from === 'string' ? ROLES[from] : undefined;
-    if (!role) throw new RecordError(`conversations[${index}].from is ${JSON.stringify(from)}; expected "human" or "gpt"`);
+    if (!role) throw new RecordError(`conversations[${index}].from is ${describeValue(from)}; expected "human" or "gpt"`);
     const expected = index % 2 === 0 ? 'user' : 'assistant';
     if (role !== expected) throw new RecordError(`conversations[${index}] is a ${role} turn where a ${expected} turn should be (turns alternate, starting with human)`);
     if (typeof value !== 'string' || value.trim() === '') throw new RecordError(`conversations[${index}].value is missing or empty`);
