@@ -30,3 +30,5 @@ export * from './train/index.js';
 export * from './vqa/index.js';
 export * from './eval/index.js';
 export * from './distributed/index.js';
+export * from './api/index.js';
+export { makeSyntheticDataset, type SynthDataset, type SynthOptions } from './demo/synth.js';

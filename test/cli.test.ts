@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { makeTinyQwen3 } from '../lib/model/tinyQwen3.js';
 
-const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const cli = fileURLToPath(new URL('../dist/cli/wsi-vqa.js', import.meta.url));
 
 describe('wsi-vqa info', () => {
   it('--json reports the version, the CPU backend, whether CUDA is compiled in, and the ops', () => {

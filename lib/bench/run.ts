@@ -54,11 +54,12 @@ export function benchmarkOps(options: BenchOptions = {}): BenchResult[] {
   if (unknown.length > 0) throw new RangeError(`no benchmark for ${unknown.join(', ')}; there are: ${benchmarkableOps().join(', ')}`);
 
   const results: BenchResult[] = [];
-  for (const spec of BENCH_SPECS.filter((s) => wanted.includes(s.op) && supports(s.op, device))) {
+  for (const spec of BENCH_SPECS.filter((s) => wanted.includes(s.op) && (s.uses ?? [s.op]).every((op) => supports(op, device)))) {
     for (const c of spec.cases(tokens, device, dtype)) {
       try {
         const call = (): void => {
-          runOp(c.op, c.args);
+          if (c.run) c.run();
+          else runOp(c.op, c.args);
           if (device !== 'cpu') native.synchronize();
         };
         for (let i = 0; i < 3; i++) call();
@@ -78,6 +79,7 @@ export function benchmarkOps(options: BenchOptions = {}): BenchResult[] {
         options.onResult?.(result);
       } finally {
         for (const t of c.tensors) t.dispose();
+        c.release?.();
       }
     }
   }

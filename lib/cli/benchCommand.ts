@@ -15,7 +15,7 @@ function formatResult(r: BenchResult): string {
 export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
-    .description('microbenchmark ops at Qwen3-4B shapes (TFLOP/s or GB/s)')
+    .description('microbenchmark ops and the MoE compressor at Qwen3-4B shapes (TFLOP/s or GB/s)')
     .argument('[ops...]', 'ops to run (default: all with a benchmark)')
     .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--dtype <dtype>', 'f32, bf16 or f16 (default: bf16 on CUDA, f32 on the CPU)')
