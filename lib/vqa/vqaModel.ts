@@ -95,11 +95,11 @@ export class VqaModel {
     };
   }
 
-  /** The generated answer to a question about `slide`, decoded (special tokens dropped). */
+  /** The generated answer to a question about `slide`, decoded (special tokens dropped); greedy unless the options sample. */
   answer(sample: Pick<Sample, 'turns'>, slide: Pick<SlideFeatures, 'features' | 'patches'>, options: AnswerOptions & GenerateOptions = {}): string {
     const { prompt, release } = this.prompt(sample, slide, options);
     try {
-      const [tokens] = generate(this.llm, [prompt], { maxNewTokens: 32, ...options });
+      const [tokens] = generate(this.llm, [prompt], { maxNewTokens: 32, temperature: 0, ...options });
       return this.tokenizer.decode(tokens, { skipSpecialTokens: true }).trim();
     } finally {
       release();
