@@ -61,20 +61,32 @@ export type TrainStageOptions =
       projectorPath?: string;
     });
 
-/** What a stage did, and the files the next stage or an evaluation takes. */
-export interface TrainStageResult extends TrainResult {
-  stage: 0 | 1 | 2;
+/** What every stage did: its steps, metrics and checkpoint (see {@link TrainResult}). */
+export interface StageResult extends TrainResult {
   /** This process's rank in a data-parallel run (0 without one): rank 0 writes the files. */
   rank: number;
-  /** The compressor: stage 0's trained one, else the one the stage used (undefined when random). */
-  compressorPath?: string;
-  /** Stages 1 and 2: the trained projector. */
-  projectorPath?: string;
-  /** Stages 1 and 2: the LLM to use next (stage 2's trained one, stage 1's unchanged input). */
-  llmPath?: string;
   /** `report.html` with the loss and learning-rate curves (written by rank 0). */
   reportPath: string;
 }
+
+/** Stage 0's result: the trained compressor, for stages 1 and 2 and evaluation. */
+export interface CompressorStageResult extends StageResult {
+  stage: 0;
+  compressorPath: string;
+}
+
+/** Stage 1's or 2's result: the files the next stage or an evaluation takes. */
+export interface VqaStageResult extends StageResult {
+  stage: 1 | 2;
+  /** The compressor the stage used (undefined when it was random). */
+  compressorPath?: string;
+  /** The trained projector. */
+  projectorPath: string;
+  /** The LLM to use next: stage 2's trained one, stage 1's unchanged input. */
+  llmPath: string;
+}
+
+export type TrainStageResult = CompressorStageResult | VqaStageResult;
 
 /** The options that are not training-config keys; the rest is validated as the config. */
 const RUN_KEYS = ['dataPath', 'featuresDir', 'maxPatches', 'device', 'compressorPath', 'llmPath', 'projectorPath', 'resume', 'zero1', 'bucketCapMb', 'progress'] as const;
@@ -84,6 +96,9 @@ const RUN_KEYS = ['dataPath', 'featuresDir', 'maxPatches', 'device', 'compressor
  * `report.html` into `outputDir`. A bad or unknown option is a {@link ConfigError} naming it; a
  * missing file an `IoError`; a bad row a `FormatError` naming the file and row.
  */
+export function trainStage(options: TrainStageOptions & { stage: 0 }): Promise<CompressorStageResult>;
+export function trainStage(options: TrainStageOptions & { stage: 1 | 2 }): Promise<VqaStageResult>;
+export function trainStage(options: TrainStageOptions): Promise<TrainStageResult>;
 export async function trainStage(options: TrainStageOptions): Promise<TrainStageResult> {
   const run = Object.fromEntries(RUN_KEYS.map((key) => [key, options[key]])) as Pick<TrainStageOptions & { stage: 1 }, (typeof RUN_KEYS)[number]>;
   const configInput = Object.fromEntries(Object.entries(options).filter(([key]) => !(RUN_KEYS as readonly string[]).includes(key)));
@@ -98,7 +113,7 @@ export async function trainStage(options: TrainStageOptions): Promise<TrainStage
   const loaderOptions = { batchSize: config.batchSize, seed: config.seed, maxPatches: run.maxPatches, rank: group?.rank, worldSize: group?.worldSize };
   const trainOptions = { resume: run.resume, group, zero1: run.zero1, bucketBytes: (run.bucketCapMb ?? 25) * 2 ** 20, progress: run.progress };
   let result: TrainResult;
-  let outputs: Pick<TrainStageResult, 'compressorPath' | 'projectorPath' | 'llmPath'>;
+  let outputs: Pick<CompressorStageResult, 'stage' | 'compressorPath'> | Pick<VqaStageResult, 'stage' | 'compressorPath' | 'projectorPath' | 'llmPath'>;
   if (config.stage === 0) {
     const classes = [...new Set(samples.map((s) => s.label ?? ''))].sort();
     const compressor = run.compressorPath ? await loadCompressor(run.compressorPath, { device }) : randomCompressor({ device, seed: config.seed });
@@ -108,7 +123,7 @@ export async function trainStage(options: TrainStageOptions): Promise<TrainStage
     } finally {
       task.dispose();
     }
-    outputs = { compressorPath: join(result.checkpoint, COMPRESSOR_FILE) };
+    outputs = { stage: 0, compressorPath: join(result.checkpoint, COMPRESSOR_FILE) };
   } else {
     const model = await VqaModel.load({ llmPath: run.llmPath!, compressorPath: run.compressorPath, projectorPath: run.projectorPath, device, seed: config.seed });
     const task = new VqaTask(model, config.stage);
@@ -119,13 +134,14 @@ export async function trainStage(options: TrainStageOptions): Promise<TrainStage
       model.dispose();
     }
     outputs = {
+      stage: config.stage,
       compressorPath: run.compressorPath,
       projectorPath: join(result.checkpoint, PROJECTOR_FILE),
-      llmPath: config.stage === 2 ? join(result.checkpoint, LLM_DIR) : run.llmPath,
+      llmPath: config.stage === 2 ? join(result.checkpoint, LLM_DIR) : run.llmPath!,
     };
   }
   await group?.close();
   const reportPath = join(config.outputDir, 'report.html');
   if (!group || group.rank === 0) await writeFile(reportPath, renderReport(`wsi-vqa stage ${config.stage}`, [trainingSection(`Stage ${config.stage}`, result)]));
-  return { ...result, stage: config.stage, rank: group?.rank ?? 0, ...outputs, reportPath };
+  return { ...result, rank: group?.rank ?? 0, reportPath, ...outputs };
 }
