@@ -11,12 +11,12 @@ work=${1:-$(mktemp -d)}
 mkdir -p "$work"
 
 [ -e prebuilds/linux-x64/wsi-vqa.napi.node ] || { echo "no prebuild: run npm run build:prebuild first" >&2; exit 1; }
-tarball=$(npm pack --silent --pack-destination "$work" | tail -1)
+tarball=$(npm pack --silent --ignore-scripts --pack-destination "$work" | tail -1)  # dist/ as built
 echo "tarball: $tarball ($(du -h "$work/$tarball" | cut -f1))"
 if tar -tzf "$work/$tarball" | grep -E '\.map$|scripts/(prebuild|test-sanitize)|^package/lib/' ; then
   echo "the tarball holds source maps or developer files (above)" >&2; exit 1
 fi
-tar -tzf "$work/$tarball" | grep -qx 'package/LICENSE' || { echo "the tarball has no LICENSE" >&2; exit 1; }
+tar -tzf "$work/$tarball" | grep -x 'package/LICENSE' >/dev/null || { echo "the tarball has no LICENSE" >&2; exit 1; }
 
 # A PATH with every tool but the build tools.
 bin="$work/bin"

@@ -16,7 +16,7 @@ import { parseWsiBenchJsonl } from './formats/wsiBenchJsonl.js';
 import { parseWsiVqaJson } from './formats/wsiVqaJson.js';
 import type { ParsedDataset, Sample } from './sample.js';
 
-/** The dataset formats (DESIGN §5). */
+/** The dataset formats (docs/ARCHITECTURE.md, "Slide features and datasets"). */
 export type DatasetFormat = 'captions-csv' | 'slide-labels-csv' | 'slidebench-csv' | 'vqa-json' | 'slidechat-json' | 'benchmark-json' | 'wsi-vqa-json' | 'wsi-bench-jsonl';
 
 /** Options of {@link parseDataset} and {@link readDataset}. */

@@ -1,5 +1,5 @@
 /**
- * The VQA model (DESIGN §2): the MoE compressor (frozen after stage 0) turns each slide into K
+ * The VQA model: the MoE compressor (frozen after stage 0) turns each slide into K
  * tokens, the projector maps them into the LLM's embedding space, and they replace the K
  * image-pad tokens of the prompt. This class holds the three parts and the tokenizer, and
  * answers questions: by generation, or by scoring each choice (likelihood).
