@@ -62,7 +62,7 @@ function nodeGyp() {
 const fromSource = Boolean(process.env.WSI_VQA_BUILD_FROM_SOURCE);
 const problem = fromSource ? 'WSI_VQA_BUILD_FROM_SOURCE is set' : loadError();
 if (problem === null) {
-  console.log('wsi-vqa: using the prebuilt native addon');
+  console.log('wsi-vqa: the native addon loads (prebuilt, or built here before)');
   process.exit(0);
 }
 say(`wsi-vqa: building the native addon from source (${problem}); this takes minutes, more with CUDA`);

@@ -1,9 +1,10 @@
 /**
  * The package's entry as a user's project resolves it (node_modules/wsi-vqa → this package):
  * `require` from CommonJS and `import` from an ES module give the same exports (Node ≥ 20.19
- * loads the ES module for `require`, which needs a module graph without top-level await).
+ * loads the ES module for `require`, which needs a module graph without top-level await), and
+ * TypeScript types both the same way, config keys checked at compile time.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,8 +25,18 @@ describe('the package entry', () => {
     expect(fromRequire).toEqual(expect.arrayContaining(['trainStage', 'evaluate', 'ask', 'Qwen3Model', 'Tensor', 'WsiVqaError']));
     expect(fromRequire).toEqual(names('names.mjs').filter((name) => name !== 'default'));
 
+    // TypeScript resolves the same declarations for a CommonJS file (TS ≥ 5.8 under nodenext).
+    writeFileSync(join(dir, 'typed.cts'), "import wsi = require('wsi-vqa');\nconst stage: Promise<wsi.CompressorStageResult> = wsi.trainStage({ stage: 0, dataPath: 'labels.csv', outputDir: 'runs/s0', epochs: 2 });\nvoid stage;\n");
+    writeFileSync(join(dir, 'typed-bad.cts'), "import wsi = require('wsi-vqa');\nvoid wsi.trainStage({ stage: 0, dataPath: 'labels.csv', outputDir: 'runs/s0', numEpochs: 2 });\n");
+    mkdirSync(join(dir, 'node_modules', '@types'));
+    symlinkSync(join(root, 'node_modules', '@types', 'node'), join(dir, 'node_modules', '@types', 'node'));
+    const tsc = (file: string) => spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '--strict', '--module', 'nodenext', '--types', 'node', file], { cwd: dir, encoding: 'utf8' });
+    const typed = tsc('typed.cts');
+    expect(typed.status, typed.stdout).toBe(0);
+    expect(tsc('typed-bad.cts').stdout).toMatch(/'numEpochs' does not exist/); // config keys are checked at compile time
+
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
     expect(pkg.engines.node).toBe('>=20.19');
     expect(pkg.exports['.'].require).toBe(pkg.exports['.'].import);
-  });
+  }, 300_000);
 });
