@@ -26,28 +26,32 @@ export interface AskOptions extends VqaModelSources, SamplingOptions {
 export async function ask(options: AskOptions): Promise<string> {
   const slide = await readSlideFeatures(options.slidePath, { maxPatches: options.maxPatches });
   const model = await VqaModel.load(options);
-  const { prompt, release } = model.prompt({ turns: [{ role: 'user', text: withImagePlaceholder(options.question) }] }, slide);
   try {
+    const { prompt, release } = model.prompt({ turns: [{ role: 'user', text: withImagePlaceholder(options.question) }] }, slide);
     const { tokenizer } = model;
+    const answer: number[] = [];
     let printed = '';
-    const sofar: number[] = [];
-    const [tokens] = generate(model.llm, [prompt], {
-      maxNewTokens: options.maxNewTokens ?? 256,
-      temperature: options.temperature,
-      topK: options.topK,
-      topP: options.topP,
-      seed: options.seed,
-      onToken: (_, token) => {
-        if (!options.onText) return;
-        sofar.push(token);
-        const text = tokenizer.decode(sofar, { skipSpecialTokens: true });
-        options.onText(text.slice(printed.length));
-        printed = text;
-      },
-    });
-    return tokenizer.decode(tokens, { skipSpecialTokens: true });
+    try {
+      generate(model.llm, [prompt], {
+        maxNewTokens: options.maxNewTokens ?? 256,
+        temperature: options.temperature,
+        topK: options.topK,
+        topP: options.topP,
+        seed: options.seed,
+        onToken: (_, token) => {
+          answer.push(token);
+          if (!options.onText) return;
+          // Decoded whole each time: a character may span tokens.
+          const text = tokenizer.decode(answer, { skipSpecialTokens: true });
+          options.onText(text.slice(printed.length));
+          printed = text;
+        },
+      });
+    } finally {
+      release();
+    }
+    return tokenizer.decode(answer, { skipSpecialTokens: true });
   } finally {
-    release();
     model.dispose();
   }
 }

@@ -122,6 +122,7 @@ export async function trainStage(options: TrainStageOptions): Promise<TrainStage
       result = await train(task, new DataLoader<SlideLabelBatch>(samples, { ...loaderOptions, collate: slideLabelCollate(classes) }), config, trainOptions);
     } finally {
       task.dispose();
+      compressor.dispose();
     }
     outputs = { stage: 0, compressorPath: join(result.checkpoint, COMPRESSOR_FILE) };
   } else {
