@@ -72,7 +72,7 @@ export function benchmarkOps(options: BenchOptions = {}): BenchResult[] {
         }
         times.sort((a, b) => a - b);
         const ms = times[Math.floor(times.length / 2)];
-        const result: BenchResult = { op: c.op, label: c.label, device, dtype, ms, iterations: times.length };
+        const result: BenchResult = { op: c.op, label: c.label, device, dtype: c.dtype ?? dtype, ms, iterations: times.length };
         if (c.flops) result.tflops = c.flops / (ms * 1e-3) / 1e12;
         if (c.bytes) result.gbps = c.bytes / (ms * 1e-3) / 1e9;
         results.push(result);

@@ -24,6 +24,8 @@ export interface BenchCase {
   tensors: Tensor[];
   /** What one call does, when it is more than `runOp(op, args)`. */
   run?: () => void;
+  /** The dtype it runs in, when not the one asked for (the compressor runs in f32). */
+  dtype?: DType;
   /** Frees what the case made besides `tensors`. */
   release?: () => void;
   flops?: number;
@@ -205,6 +207,7 @@ export const BENCH_SPECS: BenchSpec[] = [
       return [{
         op: 'moe_compressor',
         label: `slide of ${patches} patches`,
+        dtype: 'f32',
         args: {},
         tensors: [x],
         release: () => compressor.dispose(),

@@ -7,7 +7,7 @@ import type { Device } from '../native.js';
 import { integerOption } from './options.js';
 
 function formatResult(r: BenchResult): string {
-  const rate = r.tflops !== undefined ? `${r.tflops.toFixed(3)} TFLOP/s` : r.gbps !== undefined ? `${r.gbps.toFixed(1)} GB/s` : '';
+  const rate = r.tflops !== undefined ? `${r.tflops.toPrecision(3)} TFLOP/s` : r.gbps !== undefined ? `${r.gbps.toPrecision(3)} GB/s` : '';
   return `${r.op.padEnd(18)} ${r.label.padEnd(26)} ${r.dtype.padEnd(5)} ${r.ms.toFixed(3).padStart(10)} ms  ${rate}`;
 }
 
