@@ -10,7 +10,7 @@ import type { Device, DType } from './native.js';
 import { mulberry32 } from './random.js';
 import { Tensor } from './tensor.js';
 
-/** Slots (slide tokens) of the default compressor, and its experts' inner width (DESIGN.md §2). */
+/** Slots (slide tokens) of the default compressor, and its experts' inner width (TC-SSA's compressor). */
 export const DEFAULT_SLOTS = 16;
 export const EXPERT_WIDTH = 512;
 
@@ -31,7 +31,7 @@ export function compressorShapes(slots: number): Map<string, number[]> {
   return shapes;
 }
 
-type Placement = { device?: Device; dtype?: DType };
+export type Placement = { device?: Device; dtype?: DType };
 
 /** A compressor with PyTorch's default initialisation: Linear U(−1/√in, 1/√in), LayerNorm 1 and 0. */
 export function randomCompressor(options: MoeCompressorOptions & Placement & { slots?: number; seed?: number } = {}): MoeCompressor {

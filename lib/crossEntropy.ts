@@ -1,5 +1,5 @@
 /**
- * Token cross-entropy straight from the final hidden states and the LM head (DESIGN.md §2 Loss):
+ * Token cross-entropy straight from the final hidden states and the LM head:
  * only labelled positions are gathered before the LM-head GEMM, and logits exist for one chunk
  * of tokens at a time (`linear_cross_entropy` op), never for the whole batch.
  */

@@ -30,3 +30,10 @@ export * from './train/index.js';
 export * from './vqa/index.js';
 export * from './eval/index.js';
 export * from './distributed/index.js';
+export * from './api/index.js';
+export { makeSyntheticDataset, type SynthDataset, type SynthOptions } from './demo/synth.js';
+// Types that public signatures mention (a forward's state, tokenizer files, report sections).
+export type { LayerActivations, LayerContext, LayerWeights } from './model/qwen3Layer.js';
+export type { ActivationArena, Allocate } from './model/activationArena.js';
+export type { AddedTokenJson, TokenSetting } from './text/tokenizer.js';
+export type { ReportBlock, ReportSection } from './report/html.js';

@@ -1,5 +1,5 @@
 /**
- * The MoE token compressor (DESIGN.md §2), compatible with TC-SSA's `MoE_Compressor` state dict:
+ * The MoE token compressor, compatible with TC-SSA's `MoE_Compressor` state dict:
  * a ragged batch of slides' patch features (N, D) → K slot tokens per slide (S, K, D).
  *
  *   logits = x·Wgᵀ + bg → moe_route (noisy softmax in training, top-k, Switch aux loss)
@@ -39,7 +39,7 @@ export interface CompressOptions {
 }
 
 /** The experts' activations, stacked over slots: one allocation each for all K experts. */
-interface ExpertActivations {
+export interface ExpertActivations {
   /** fc1 output before GELU (K, S, hidden). */
   pre: Tensor;
   /** GELU output after dropout (K, S, hidden). */

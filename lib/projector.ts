@@ -1,6 +1,6 @@
 /**
  * The projector from compressed slide tokens to the language model's embedding width:
- * Linear(1024, 2048) + bias → GELU (erf) → Linear(2048, hidden) + bias (DESIGN.md §2), with an
+ * Linear(1024, 2048) + bias → GELU (erf) → Linear(2048, hidden) + bias (SlideChat's projector), with an
  * explicit backward for stage 1 and 2 training.
  */
 import { geluBackward, linearGelu } from './layers.js';

@@ -12,7 +12,7 @@ import type { ProjectorWeights } from './projector.js';
 import { mulberry32 } from './random.js';
 import { Tensor } from './tensor.js';
 
-/** The projector's inner width (DESIGN.md §2). */
+/** The projector's inner width (SlideChat's projector: 1024 → 2048 → hidden). */
 export const PROJECTOR_WIDTH = 2048;
 
 const NAMES: Record<keyof ProjectorWeights, string> = { fc1Weight: '0.weight', fc1Bias: '0.bias', fc2Weight: '2.weight', fc2Bias: '2.bias' };

@@ -54,11 +54,12 @@ export function benchmarkOps(options: BenchOptions = {}): BenchResult[] {
   if (unknown.length > 0) throw new RangeError(`no benchmark for ${unknown.join(', ')}; there are: ${benchmarkableOps().join(', ')}`);
 
   const results: BenchResult[] = [];
-  for (const spec of BENCH_SPECS.filter((s) => wanted.includes(s.op) && supports(s.op, device))) {
+  for (const spec of BENCH_SPECS.filter((s) => wanted.includes(s.op) && (s.uses ?? [s.op]).every((op) => supports(op, device)))) {
     for (const c of spec.cases(tokens, device, dtype)) {
       try {
         const call = (): void => {
-          runOp(c.op, c.args);
+          if (c.run) c.run();
+          else runOp(c.op, c.args);
           if (device !== 'cpu') native.synchronize();
         };
         for (let i = 0; i < 3; i++) call();
@@ -71,13 +72,14 @@ export function benchmarkOps(options: BenchOptions = {}): BenchResult[] {
         }
         times.sort((a, b) => a - b);
         const ms = times[Math.floor(times.length / 2)];
-        const result: BenchResult = { op: c.op, label: c.label, device, dtype, ms, iterations: times.length };
+        const result: BenchResult = { op: c.op, label: c.label, device, dtype: c.dtype ?? dtype, ms, iterations: times.length };
         if (c.flops) result.tflops = c.flops / (ms * 1e-3) / 1e12;
         if (c.bytes) result.gbps = c.bytes / (ms * 1e-3) / 1e9;
         results.push(result);
         options.onResult?.(result);
       } finally {
         for (const t of c.tensors) t.dispose();
+        c.release?.();
       }
     }
   }

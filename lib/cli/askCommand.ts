@@ -1,16 +1,17 @@
 /** `wsi-vqa ask`: one question about one slide, the answer streamed as it is generated. */
 import type { Command } from 'commander';
-import { withImagePlaceholder } from '../data/prompt.js';
-import { readSlideFeatures } from '../io/features.js';
-import { generate } from '../model/generate.js';
-import { type ModelFlags, loadModel, withModelOptions } from './modelOptions.js';
-import { nonNegativeNumberOption, positiveIntegerOption } from './options.js';
+import { ask } from '../api/ask.js';
+import { type ModelFlags, modelSources, withModelOptions } from './modelOptions.js';
+import { integerOption, nonNegativeNumberOption, positiveIntegerOption, positiveNumberOption } from './options.js';
 
 interface AskFlags extends ModelFlags {
   slide: string;
   question: string;
   maxNewTokens: number;
-  temperature: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed: number;
   maxPatches?: number;
 }
 
@@ -21,28 +22,25 @@ export function registerAskCommand(program: Command): Command {
     .requiredOption('--slide <file>', 'the slide\'s patch features (.pt, .npy, .safetensors, .h5, .csv)')
     .requiredOption('--question <text>', 'the question')
     .option('--max-new-tokens <n>', 'longest answer', positiveIntegerOption, 256)
-    .option('--temperature <x>', '0 for greedy', nonNegativeNumberOption, 0)
+    .option('--temperature <x>', "0 for greedy (default: the model's generation_config.json; greedy without one)", nonNegativeNumberOption)
+    .option('--top-k <n>', 'sample among the k most likely tokens', positiveIntegerOption)
+    .option('--top-p <p>', 'sample among the most likely tokens whose probabilities add up to p', positiveNumberOption)
+    .option('--seed <n>', 'sampling seed', integerOption, 0)
     .option('--max-patches <n>', 'patches kept, evenly spaced', positiveIntegerOption);
   withModelOptions(command);
   return command.action(async (flags: AskFlags) => {
-    const model = await loadModel(flags);
-    const slide = await readSlideFeatures(flags.slide, { maxPatches: flags.maxPatches });
-    const { prompt, release } = model.prompt({ turns: [{ role: 'user', text: withImagePlaceholder(flags.question) }] }, slide);
-    const { tokenizer } = model;
-    let printed = '';
-    const tokens: number[] = [];
-    generate(model.llm, [prompt], {
+    await ask({
+      ...modelSources(flags),
+      slidePath: flags.slide,
+      question: flags.question,
       maxNewTokens: flags.maxNewTokens,
+      maxPatches: flags.maxPatches,
       temperature: flags.temperature,
-      onToken: (_, token) => {
-        tokens.push(token);
-        const text = tokenizer.decode(tokens, { skipSpecialTokens: true });
-        process.stdout.write(text.slice(printed.length));
-        printed = text;
-      },
+      topK: flags.topK,
+      topP: flags.topP,
+      seed: flags.seed,
+      onText: (text) => process.stdout.write(text),
     });
     process.stdout.write('\n');
-    release();
-    model.dispose();
   });
 }

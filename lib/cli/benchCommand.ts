@@ -7,7 +7,7 @@ import type { Device } from '../native.js';
 import { integerOption, positiveIntegerOption } from './options.js';
 
 function formatResult(r: BenchResult): string {
-  const rate = r.tflops !== undefined ? `${r.tflops.toFixed(3)} TFLOP/s` : r.gbps !== undefined ? `${r.gbps.toFixed(1)} GB/s` : '';
+  const rate = r.tflops !== undefined ? `${r.tflops.toPrecision(3)} TFLOP/s` : r.gbps !== undefined ? `${r.gbps.toPrecision(3)} GB/s` : '';
   return `${r.op.padEnd(18)} ${r.label.padEnd(26)} ${r.dtype.padEnd(5)} ${r.ms.toFixed(3).padStart(10)} ms  ${rate}`;
 }
 
@@ -15,7 +15,7 @@ function formatResult(r: BenchResult): string {
 export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
-    .description('microbenchmark ops at Qwen3-4B shapes (TFLOP/s or GB/s)')
+    .description('microbenchmark ops and the MoE compressor at Qwen3-4B shapes (TFLOP/s or GB/s)')
     .argument('[ops...]', 'ops to run (default: all with a benchmark)')
     .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--dtype <dtype>', 'f32, bf16 or f16 (default: bf16 on CUDA, f32 on the CPU)')

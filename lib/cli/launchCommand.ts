@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { describeFailure, launch } from '../distributed/launch.js';
 import { integerOption, portOption, positiveIntegerOption } from './options.js';
 
-const THIS_COMMAND = fileURLToPath(new URL('./main.js', import.meta.url));
+const THIS_COMMAND = fileURLToPath(new URL('./wsi-vqa.js', import.meta.url));
 
 interface LaunchFlags {
   nprocPerNode: number;

@@ -1,5 +1,4 @@
-#!/usr/bin/env node
-/** The `wsi-vqa` command. Each subcommand lives in its own file and registers itself here. */
+/** The `wsi-vqa` command (run through wsi-vqa.ts). Each subcommand lives in its own file and registers itself here. */
 import { Command } from 'commander';
 
 import { version } from '../info.js';
@@ -15,7 +14,8 @@ import { registerTrainCommand } from './trainCommand.js';
 
 const program = new Command('wsi-vqa')
   .description('Whole-slide-image visual question answering: train, evaluate and serve on the CPU or CUDA')
-  .version(version);
+  .version(version)
+  .option('--verbose', 'print the stack trace of an error (also WSI_VQA_VERBOSE=1)');
 
 registerInfoCommand(program);
 registerBenchCommand(program);

@@ -1,8 +1,6 @@
 /** The options that say where a VQA model's parts come from, shared by train, eval and ask. */
 import type { Command } from 'commander';
-import { ConfigError } from '../errors.js';
 import type { Device } from '../native.js';
-import { VqaModel } from '../vqa/vqaModel.js';
 
 export interface ModelFlags {
   llmPath?: string;
@@ -20,7 +18,7 @@ export function withModelOptions(command: Command, options: { llmOptional?: bool
     .option('--device <device>', 'cpu or cuda:N', 'cpu');
 }
 
-export function loadModel(flags: ModelFlags, seed = 0): Promise<VqaModel> {
-  if (!flags.llmPath) throw new ConfigError("'--llm-path' is required here");
-  return VqaModel.load({ llmPath: flags.llmPath, compressorPath: flags.moeCheckpoint, projectorPath: flags.loadProjector, device: flags.device as Device, seed });
+/** The flags as the API's model sources (`llmPath` is checked by the call that needs it). */
+export function modelSources(flags: ModelFlags): { llmPath: string; compressorPath?: string; projectorPath?: string; device: Device } {
+  return { llmPath: flags.llmPath!, compressorPath: flags.moeCheckpoint, projectorPath: flags.loadProjector, device: flags.device as Device };
 }

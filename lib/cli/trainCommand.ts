@@ -1,24 +1,8 @@
 /** `wsi-vqa train`: one training stage from the command line, with the flags of SlideChat / TC-SSA's scripts. */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Command } from 'commander';
-import { randomCompressor, loadCompressor } from '../compressorState.js';
-import { readDataset } from '../data/dataset.js';
-import { DataLoader } from '../data/loader.js';
-import { ProcessGroup, rendezvousFromEnv } from '../distributed/processGroup.js';
-import type { Device } from '../native.js';
-import { renderReport } from '../report/html.js';
-import type { VqaBatch } from '../text/collate.js';
-import { CompressorClassifierTask, type SlideLabelBatch, slideLabelCollate } from '../train/compressorTask.js';
-import { parseTrainConfig } from '../train/config.js';
-import { describeTrainingInputs } from '../train/fingerprint.js';
+import { type Command, InvalidArgumentError } from 'commander';
+import { type TrainStageOptions, trainStage } from '../api/trainStage.js';
 import { stopOnSignals } from '../train/signals.js';
-import { checkStageData } from '../train/stageData.js';
-import { trainingSection } from '../train/report.js';
-import { type TrainResult, train } from '../train/trainer.js';
-import { vqaCollate } from '../vqa/batches.js';
-import { VqaTask } from '../vqa/vqaTask.js';
-import { type ModelFlags, loadModel, withModelOptions } from './modelOptions.js';
+import { type ModelFlags, modelSources, withModelOptions } from './modelOptions.js';
 import { integerOption, positiveIntegerOption, positiveNumberOption } from './options.js';
 
 interface TrainFlags extends ModelFlags {
@@ -40,11 +24,16 @@ interface TrainFlags extends ModelFlags {
   bucketCapMb: number;
 }
 
+function stageOption(value: string): number {
+  if (!['0', '1', '2'].includes(value.trim())) throw new InvalidArgumentError(`expected 0 (compressor), 1 (projector) or 2 (projector and LLM), got '${value}'`);
+  return Number(value);
+}
+
 export function registerTrainCommand(program: Command): Command {
   const command = program
     .command('train')
     .description('train a stage: 0 the compressor on slide labels, 1 the projector on captions, 2 the projector and the LLM on conversations')
-    .requiredOption('--stage <n>', '0, 1 or 2', integerOption)
+    .requiredOption('--stage <n>', '0, 1 or 2', stageOption)
     .requiredOption('--data-path <file>', 'stage 0: slide labels CSV; stage 1: captions CSV; stage 2: SlideChat / VQA JSON')
     .option('--features-dir <dir>', "folder the dataset's feature paths are relative to (default: the dataset's folder)")
     .requiredOption('--output-dir <dir>', 'checkpoints, metrics.jsonl and report.html go here')
@@ -63,36 +52,30 @@ export function registerTrainCommand(program: Command): Command {
   // Stage 0 trains the compressor alone: no LLM.
   withModelOptions(command, { llmOptional: true });
   return command.action(async (flags: TrainFlags) => {
-    const config = parseTrainConfig(
-      { stage: flags.stage, outputDir: flags.outputDir, batchSize: flags.batchSize, gradientAccumulationSteps: flags.gradientAccumulationSteps, epochs: flags.numEpochs, lr: flags.lr, saveEvery: flags.saveEvery, evalEvery: flags.evalEvery, seed: flags.seed },
-      'wsi-vqa train flags',
-    );
-    const samples = await readDataset(flags.dataPath, { featuresDir: flags.featuresDir });
-    checkStageData(config.stage, samples, flags.dataPath);
-    // Under wsi-vqa launch (or torchrun, or Slurm): join the other ranks; each reads its own shard.
-    const rendezvous = rendezvousFromEnv();
-    const device = (rendezvous && flags.device.startsWith('cuda') ? `cuda:${rendezvous.localRank}` : flags.device) as Device;
-    const group = rendezvous && (await ProcessGroup.init({ ...rendezvous, device }));
-    const loaderOptions = { batchSize: config.batchSize, seed: config.seed, maxPatches: flags.maxPatches, rank: group?.rank, worldSize: group?.worldSize };
-    const sources = await describeTrainingInputs({ dataPath: flags.dataPath, maxPatches: flags.maxPatches, llmPath: config.stage === 0 ? undefined : flags.llmPath, compressorPath: flags.moeCheckpoint, projectorPath: flags.loadProjector });
     // Ctrl-C or SIGTERM: stop at the end of the step, with a checkpoint, and exit 130 or 143.
     const stopping = stopOnSignals();
-    const trainOptions = { resume: flags.resume, resumeAnyway: flags.resumeAnyway, sources, stop: stopping.signal, group, zero1: flags.zero1, bucketBytes: flags.bucketCapMb * 2 ** 20 };
-    let result: TrainResult;
-    if (config.stage === 0) {
-      const classes = [...new Set(samples.map((s) => s.label ?? ''))].sort();
-      const compressor = flags.moeCheckpoint ? await loadCompressor(flags.moeCheckpoint, { device }) : randomCompressor({ device, seed: config.seed });
-      const task = new CompressorClassifierTask(compressor, classes, { seed: config.seed });
-      result = await train(task, new DataLoader<SlideLabelBatch>(samples, { ...loaderOptions, collate: slideLabelCollate(classes) }), config, trainOptions);
-    } else {
-      const model = await loadModel({ ...flags, device }, config.seed);
-      const task = new VqaTask(model, config.stage);
-      result = await train(task, new DataLoader<VqaBatch>(samples, { ...loaderOptions, collate: vqaCollate(model.tokenizer, model.imageTokens) }), config, trainOptions);
-    }
-    await group?.close();
+    const result = await trainStage({
+      stage: flags.stage,
+      dataPath: flags.dataPath,
+      featuresDir: flags.featuresDir,
+      outputDir: flags.outputDir,
+      batchSize: flags.batchSize,
+      gradientAccumulationSteps: flags.gradientAccumulationSteps,
+      epochs: flags.numEpochs,
+      lr: flags.lr,
+      saveEvery: flags.saveEvery,
+      evalEvery: flags.evalEvery,
+      seed: flags.seed,
+      maxPatches: flags.maxPatches,
+      ...modelSources(flags),
+      resume: flags.resume,
+      resumeAnyway: flags.resumeAnyway,
+      stop: stopping.signal,
+      zero1: flags.zero1,
+      bucketCapMb: flags.bucketCapMb,
+    } as TrainStageOptions);
     if (result.interrupted) process.exitCode = stopping.exitCode;
-    if (group && group.rank !== 0) return;
-    await writeFile(join(config.outputDir, 'report.html'), renderReport(`wsi-vqa stage ${config.stage}`, [trainingSection(`Stage ${config.stage}`, result)]));
-    process.stderr.write(`stage ${config.stage}: ${result.steps} steps${result.interrupted ? ' (stopped early: --resume continues it)' : ''}; checkpoint ${result.checkpoint}; report ${join(config.outputDir, 'report.html')}\n`);
+    if (result.rank !== 0) return;
+    process.stderr.write(`stage ${result.stage}: ${result.steps} steps${result.interrupted ? ' (stopped early: --resume continues it)' : ''}; checkpoint ${result.checkpoint}; report ${result.reportPath}\n`);
   });
 }

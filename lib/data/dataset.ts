@@ -18,7 +18,7 @@ import type { ParsedDataset, Sample } from './sample.js';
 /** Largest dataset file read (512 MiB: about the longest string V8 makes, 2^29 characters). */
 const MAX_DATASET_BYTES = 2 ** 29 - 24;
 
-/** The dataset formats (DESIGN §5). */
+/** The dataset formats (docs/ARCHITECTURE.md, "Slide features and datasets"). */
 export type DatasetFormat = 'captions-csv' | 'slide-labels-csv' | 'slidebench-csv' | 'vqa-json' | 'slidechat-json' | 'benchmark-json' | 'wsi-vqa-json' | 'wsi-bench-jsonl';
 
 /** Options of {@link parseDataset} and {@link readDataset}. */

@@ -1,7 +1,7 @@
 /**
  * One slide's patch features, whatever file they come in: `.pt`/`.pth`, `.npy`, `.safetensors`,
  * `.h5`/`.hdf5`, `.csv`. Always [N, 1024] float32 out (512-d CONCH features widened by
- * self-concatenation, DESIGN §2), with patch coordinates [N, 2] when the file has them.
+ * self-concatenation), with patch coordinates [N, 2] when the file has them.
  */
 import { extname } from 'node:path';
 import { FormatError } from '../errors.js';

@@ -14,6 +14,7 @@ import { describeFsError } from '../io/fileBytes.js';
 import { type TensorToWrite, writeSafetensors } from '../io/safetensors.js';
 import { BYTES_PER_ELEMENT, elementCount, toFloatDtype } from '../io/storedTensor.js';
 import { SINGLE_WEIGHTS_FILE, STORED_WEIGHT_DTYPE, WEIGHTS_INDEX_FILE, type WeightDtype } from './checkpoint.js';
+import { GENERATION_CONFIG_FILE, defaultGenerationConfig } from './generationConfig.js';
 import { type Qwen3Config, type TorchDtype, qwen3ConfigJson } from './qwen3Config.js';
 import { qwen3WeightSpecs } from './qwen3Weights.js';
 
@@ -30,8 +31,6 @@ export const TOKENIZER_FILES = [
   'added_tokens.json',
   'chat_template.jinja',
 ] as const;
-
-const GENERATION_CONFIG_FILE = 'generation_config.json';
 
 /** transformers refuses safetensors weights without this metadata. */
 const SAFETENSORS_METADATA = { format: 'pt' };
@@ -166,15 +165,6 @@ async function writeWeights(dir: string, tensors: Map<string, TensorToWrite>, ma
     }
   }
   await writeJson(join(dir, WEIGHTS_INDEX_FILE), { metadata: { total_parameters: totalParameters, total_size: totalSize }, weight_map: weightMap });
-}
-
-/** What transformers writes for a model without a generation config of its own: its special token ids. */
-function defaultGenerationConfig(config: Qwen3Config): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  if (config.bos_token_id !== null) out.bos_token_id = config.bos_token_id;
-  if (config.eos_token_id !== null) out.eos_token_id = config.eos_token_id;
-  if (config.pad_token_id !== null) out.pad_token_id = config.pad_token_id;
-  return out;
 }
 
 async function writeJson(path: string, value: unknown): Promise<void> {

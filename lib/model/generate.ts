@@ -18,6 +18,7 @@ import { Tensor } from '../tensor.js';
 import { ActivationArena, valuesAndStats } from './activationArena.js';
 import { type LayerContext, layerActivationElements, layerForward, releaseActivations } from './qwen3Layer.js';
 import { FINAL_NORM, type Qwen3Model, releaseForward } from './qwen3Model.js';
+import { defaultSampling, stopTokens } from './generationConfig.js';
 import { type SamplingOptions, sampleToken } from './sampling.js';
 
 /** One prompt: token ids, and embeddings that replace the ids at `rows` (positions in this prompt). */
@@ -26,13 +27,17 @@ export interface GenerationPrompt {
   image?: { embeds: Tensor; rows: Int32Array };
 }
 
-/** Options of {@link generate}. */
+/**
+ * Options of {@link generate}. What they leave out comes from the model's
+ * `generation_config.json` as transformers takes it: the stop tokens (`eos_token_id`), and with
+ * `do_sample` its temperature, top-k and top-p; greedy decoding without one.
+ */
 export interface GenerateOptions extends SamplingOptions {
-  /** Most tokens generated per prompt. Default 64. */
+  /** Most tokens generated per prompt. Default: the generation config's `max_new_tokens`, else 64. */
   maxNewTokens?: number;
   /** Seed of the sampling (per prompt streams, so a prompt's tokens do not depend on its batch). Default 0. */
   seed?: number;
-  /** Tokens that end a prompt's answer (kept as its last token). Default: the config's eos ids. */
+  /** Tokens that end a prompt's answer (kept as its last token). Default: the generation config's eos ids, else config.json's. */
   stopTokens?: readonly number[];
   /** Called with each new token as it is chosen. */
   onToken?: (prompt: number, token: number) => void;
@@ -46,15 +51,17 @@ export function generate(model: Qwen3Model, prompts: readonly GenerationPrompt[]
   prompts.forEach((p, i) => {
     if (p.ids.length === 0) throw new RangeError(`prompts[${i}] has no tokens`);
   });
-  const maxNew = options.maxNewTokens ?? 64;
-  const stops = new Set(options.stopTokens ?? eosIds(model));
+  const maxNew = options.maxNewTokens ?? model.generationConfig?.max_new_tokens ?? 64;
+  const stops = new Set(options.stopTokens ?? stopTokens(model.config, model.generationConfig));
+  const sampling: SamplingOptions = { ...defaultSampling(model.generationConfig) };
+  for (const key of ['temperature', 'topK', 'topP'] as const) if (options[key] !== undefined) sampling[key] = options[key];
   const randoms = prompts.map((_, i) => seededRandom(options.seed ?? 0, i));
   const out: number[][] = prompts.map(() => []);
   const done = prompts.map(() => maxNew <= 0);
   const choose = (logits: Float32Array[]): number[] =>
     logits.map((row, i) => {
       if (done[i]) return 0;
-      const token = sampleToken(row, options, randoms[i]);
+      const token = sampleToken(row, sampling, randoms[i]);
       out[i].push(token);
       options.onToken?.(i, token);
       if (stops.has(token) || out[i].length >= maxNew) done[i] = true;
@@ -104,11 +111,6 @@ export function scoreContinuations(model: Qwen3Model, prompt: GenerationPrompt, 
     releaseForward(state);
     image?.embeds.dispose();
   }
-}
-
-function eosIds(model: Qwen3Model): number[] {
-  const eos = model.config.eos_token_id;
-  return eos === null ? [] : Array.isArray(eos) ? eos : [eos];
 }
 
 /** Per layer, keys and values of every sequence: (B·S, kv_heads·head_dim) each, S the capacity. */

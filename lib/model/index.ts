@@ -19,3 +19,4 @@ export { ParameterSet } from './parameterSet.js';
 export { Qwen3Model, releaseForward, type ForwardOptions, type ForwardState, type Qwen3Batch } from './qwen3Model.js';
 export { generate, scoreContinuations, type GenerateOptions, type GenerationPrompt } from './generate.js';
 export { argmax, sampleToken, type SamplingOptions } from './sampling.js';
+export { GENERATION_CONFIG_FILE, defaultGenerationConfig, defaultSampling, parseGenerationConfig, readGenerationConfig, stopTokens, type GenerationConfig } from './generationConfig.js';

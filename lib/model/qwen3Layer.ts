@@ -1,5 +1,5 @@
 /**
- * One Qwen3 decoder layer over the op table, forward and backward (DESIGN.md §2):
+ * One Qwen3 decoder layer over the op table, forward and backward:
  *
  *   h  = RMSNorm(x)                      q, k, v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ
  *   q, k = RoPE(RMSNorm_head(q)), RoPE(RMSNorm_head(k))

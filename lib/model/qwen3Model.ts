@@ -11,11 +11,12 @@ import type { Device, DType } from '../native.js';
 import { linearCrossEntropy } from '../crossEntropy.js';
 import { IGNORE_LABEL } from '../text/chat.js';
 import { embedding, embeddingBackward, putRows, rmsNorm, rmsNormBackward } from '../qwen3Ops.js';
-import { runOp } from '../ops.js';
+import { matmul, runOp } from '../ops.js';
 import { Tensor } from '../tensor.js';
 import { openQwen3Checkpoint } from './checkpoint.js';
 import { saveQwen3Checkpoint } from './checkpointSave.js';
 import type { WeightDtype } from './checkpoint.js';
+import { type GenerationConfig, readGenerationConfig } from './generationConfig.js';
 import { ParameterSet } from './parameterSet.js';
 import type { Qwen3Config } from './qwen3Config.js';
 import { ActivationArena, valuesAndStats } from './activationArena.js';
@@ -65,6 +66,8 @@ export class Qwen3Model {
   readonly params: ParameterSet;
   readonly device: Device;
   readonly dtype: DType;
+  /** The folder's `generation_config.json` (stop tokens, sampling defaults), written back whole by {@link save}; undefined when it had none. */
+  generationConfig: GenerationConfig | undefined;
   #grads: ParameterSet | undefined;
   readonly #layers: LayerWeights[];
 
@@ -92,7 +95,9 @@ export class Qwen3Model {
         params.dispose();
         throw error;
       }
-      return new Qwen3Model(reader.config, params);
+      const model = new Qwen3Model(reader.config, params);
+      model.generationConfig = await readGenerationConfig(dir);
+      return model;
     } finally {
       await reader.close();
     }
@@ -127,13 +132,14 @@ export class Qwen3Model {
 
   /**
    * Writes a Hugging Face model folder (loadable by transformers) in `dtype` (default: the
-   * parameters' own dtype, so nothing is rounded); tokenizer files copied from `copyFrom`.
+   * parameters' own dtype, so nothing is rounded); tokenizer files copied from `copyFrom`; the
+   * generation config the model was loaded with (else `copyFrom`'s, else config.json's ids).
    */
   async save(dir: string, options: { copyFrom?: string; dtype?: WeightDtype; overwrite?: boolean } = {}): Promise<void> {
     const weights = new Map(
       [...this.params.tensors].map(([name, t]) => [name, { dtype: 'F32' as const, shape: [...t.shape], data: () => t.toFloat32() }]),
     );
-    await saveQwen3Checkpoint(dir, { config: this.config, weights, dtype: options.dtype ?? (this.dtype === 'bf16' || this.dtype === 'f16' ? this.dtype : 'f32'), copyFrom: options.copyFrom, overwrite: options.overwrite });
+    await saveQwen3Checkpoint(dir, { config: this.config, weights, dtype: options.dtype ?? (this.dtype === 'bf16' || this.dtype === 'f16' ? this.dtype : 'f32'), copyFrom: options.copyFrom, overwrite: options.overwrite, generationConfig: this.generationConfig });
   }
 
   /** The parameters by Hugging Face name (views of one buffer, in the model's dtype). */
@@ -221,6 +227,34 @@ export class Qwen3Model {
     const headGrad = options.headGrad ? this.gradients().get(this.config.tie_word_embeddings ? EMBEDDING : LM_HEAD) : undefined;
     const { loss, count, dHidden } = linearCrossEntropy(state.hidden, this.lmHead, shifted, { gradScale: options.gradScale, weightGrad: headGrad });
     return { loss, count, dHidden: dHidden! };
+  }
+
+  /**
+   * Logits for inference, with no training state to manage: (N, vocab) f32 on the model's
+   * device, row i predicting the token after flat position `rows[i]` (b·T + t) of the batch;
+   * every B·T position when `rows` is absent (mind the size: N × 151 936 floats). The caller
+   * disposes the tensor.
+   */
+  logits(batch: Qwen3Batch, options: { rows?: Int32Array | readonly number[] } = {}): Tensor {
+    const positions = batch.batch * batch.tokens;
+    const rows = options.rows === undefined ? undefined : Int32Array.from(options.rows);
+    rows?.forEach((row, i) => {
+      if (!(Number.isInteger(row) && row >= 0 && row < positions)) throw new RangeError(`rows[${i}] = ${row} is outside the batch's ${positions} positions`);
+    });
+    const state = this.forward(batch, { recompute: true });
+    let picked: Tensor | undefined;
+    try {
+      if (rows) {
+        using index = Tensor.from(rows, [rows.length], { device: this.device });
+        picked = Tensor.empty([rows.length, this.config.hidden_size], { dtype: state.hidden.dtype, device: this.device });
+        runOp('gather_rows', { out: picked, x: state.hidden, index });
+      }
+      const hidden = picked ?? state.hidden;
+      return matmul(hidden, this.lmHead, { transB: true, out: Tensor.empty([hidden.shape[0], this.config.vocab_size], { device: this.device }) });
+    } finally {
+      picked?.dispose();
+      releaseForward(state);
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
 /**
- * Conversations → token ids, through the model folder's chat template (DESIGN §2).
+ * Conversations → token ids, through the model folder's chat template.
  *
  * A conversation is rendered by the template as one string (Qwen3: ChatML,
  * `<|im_start|>role\ncontent<|im_end|>\n` per turn) and tokenized as one string, so the ids are

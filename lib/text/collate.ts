@@ -3,7 +3,7 @@
  *
  * Text is right-padded to the longest sample with the real pad token (`<|endoftext|>`), labels
  * -100 on padding. Slides are a ragged batch: their patch features are concatenated, and
- * `patchOffsets` says which rows belong to which slide (never zero-padded, DESIGN §2).
+ * `patchOffsets` says which rows belong to which slide (never zero-padded).
  */
 import { ShapeError } from '../errors.js';
 import { IGNORE_LABEL, type TokenizedConversation } from './chat.js';

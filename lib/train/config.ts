@@ -1,11 +1,11 @@
 /**
  * The training config: every setting of a run, validated with zod. Unknown keys and bad values
- * are a {@link ConfigError} naming each key; defaults follow DESIGN.md §3 per stage.
+ * are a {@link ConfigError} naming each key; the learning rate's default depends on the stage ({@link STAGE_LEARNING_RATES}).
  */
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 
-/** The stages of DESIGN.md §3: 0 compressor pretraining, 1 captions (projector), 2 VQA (projector + LLM). */
+/** The training stages: 0 compressor pretraining, 1 captions (projector), 2 VQA (projector + LLM). */
 export type Stage = 0 | 1 | 2;
 
 /** The default learning rate of each stage. */

@@ -49,7 +49,7 @@ export interface TrainTask<Batch> {
   forwardBackward(batch: Batch, context: StepContext): Promise<{ lossSum: number; count: number }>;
   /** Metrics on held-out data, for the report (e.g. `{ accuracy: 0.8 }`). */
   evaluate?(): Promise<Record<string, number>>;
-  /** Writes the stage's weight files into `dir` (DESIGN §3 layout). */
+  /** Writes the stage's weight files into `dir` (`compressor.safetensors`, `projector.safetensors`, `llm/`). */
   saveWeights(dir: string): Promise<void>;
   /** Reads them back from a checkpoint folder. */
   loadWeights(dir: string): Promise<void>;

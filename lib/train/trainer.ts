@@ -1,7 +1,7 @@
 /**
  * The training loop, the same for every stage: micro-batches in a fixed order per (seed, epoch),
  * gradients accumulated over `gradientAccumulationSteps`, the loss normalised over everything the
- * step counted (all answer tokens of all its micro-batches, DESIGN §2), global-norm clipping,
+ * step counted (all answer tokens of all its micro-batches), global-norm clipping,
  * fused AdamW with warmup then cosine decay; metrics per step in `metrics.jsonl`, checkpoints
  * every `saveEvery` steps and at the end, and `resume` continuing from the last checkpoint so the
  * final weights equal an uninterrupted run's. Each checkpoint records what the run was started

@@ -1,5 +1,5 @@
 /**
- * The VQA model (DESIGN §2): the MoE compressor (frozen after stage 0) turns each slide into K
+ * The VQA model: the MoE compressor (frozen after stage 0) turns each slide into K
  * tokens, the projector maps them into the LLM's embedding space, and they replace the K
  * image-pad tokens of the prompt. This class holds the three parts and the tokenizer, and
  * answers questions: by generation, or by scoring each choice (likelihood).
@@ -95,11 +95,11 @@ export class VqaModel {
     };
   }
 
-  /** The generated answer to a question about `slide`, decoded (special tokens dropped). */
+  /** The generated answer to a question about `slide`, decoded (special tokens dropped); greedy unless the options sample. */
   answer(sample: Pick<Sample, 'turns'>, slide: Pick<SlideFeatures, 'features' | 'patches'>, options: AnswerOptions & GenerateOptions = {}): string {
     const { prompt, release } = this.prompt(sample, slide, options);
     try {
-      const [tokens] = generate(this.llm, [prompt], { maxNewTokens: 32, ...options });
+      const [tokens] = generate(this.llm, [prompt], { maxNewTokens: 32, temperature: 0, ...options });
       return this.tokenizer.decode(tokens, { skipSpecialTokens: true }).trim();
     } finally {
       release();

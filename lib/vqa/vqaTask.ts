@@ -1,5 +1,5 @@
 /**
- * Stages 1 and 2 as trainer tasks (DESIGN §3). Stage 1 trains the projector on captions: the LLM
+ * Stages 1 and 2 as trainer tasks. Stage 1 trains the projector on captions: the LLM
  * is frozen, yet the gradient flows back through it to the image rows (no weight-gradient GEMM).
  * Stage 2 trains the projector and the whole LLM on conversations. The compressor stays frozen
  * in both. Weights are written as `projector.safetensors`, and in stage 2 also `llm/` in

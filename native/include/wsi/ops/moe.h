@@ -1,4 +1,4 @@
-// Arguments of the MoE token compressor's routing ops (DESIGN.md §2), over a ragged batch of
+// Arguments of the MoE token compressor's routing ops, over a ragged batch of
 // slides: N patches of all slides concatenated, slide s owning rows offsets[s] .. offsets[s+1).
 // The experts themselves are ordinary layer ops (matmul, gelu, dropout, layer_norm).
 #pragma once

@@ -1,0 +1,71 @@
+/**
+ * A benchmark from a dataset file, as `wsi-vqa eval` runs it (the command calls this): every
+ * multiple-choice question with the blind and shuffled-slide baselines and the majority letter;
+ * or, for a dataset of open questions, generated answers scored with BLEU-1..4 and ROUGE-L.
+ */
+import { mkdir } from 'node:fs/promises';
+import { readDataset } from '../data/dataset.js';
+import { type BenchmarkResult, type EvalMode, type EvalVariant, evaluateBenchmark, writeBenchmarkResult } from '../eval/benchmark.js';
+import { type OpenResult, evaluateOpen, writeOpenResult } from '../eval/open.js';
+import { ConfigError } from '../errors.js';
+import { FeatureCache } from '../io/featureCache.js';
+import { VqaModel, type VqaModelSources } from '../vqa/vqaModel.js';
+import type { DataFileOptions } from './trainStage.js';
+
+/** Options of {@link evaluate}: the model's parts, the benchmark, and where the result files go. */
+export interface EvaluationOptions extends VqaModelSources, DataFileOptions {
+  /** Where `results.json`, `summary.csv` and `accuracy.svg` (or `open_results.json`) go. Default: nothing is written. */
+  outputDir?: string;
+  /** `likelihood` (score each choice letter) or `generate` (greedy reply, letter extracted). Default `likelihood`. */
+  mode?: EvalMode;
+  /** Default: model, blind and shuffled. */
+  variants?: readonly EvalVariant[];
+  /** Called after each answered question (of all variants together). */
+  onQuestion?: (done: number, total: number) => void;
+}
+
+/** Multiple-choice results: accuracy per variant (fractions in [0, 1]), the majority baseline, the question count. */
+export interface MultipleChoiceEvaluation {
+  kind: 'multiple-choice';
+  result: BenchmarkResult;
+  summary: Partial<Record<EvalVariant, number>> & { majorityBaseline: number; questions: number };
+}
+
+/** Open-question results: corpus BLEU-1..4 and ROUGE-L (in [0, 1]), the question count. */
+export interface OpenEvaluation {
+  kind: 'open';
+  result: OpenResult;
+  summary: { bleu1: number; bleu2: number; bleu3: number; bleu4: number; rougeL: number; questions: number };
+}
+
+const VARIANTS: readonly EvalVariant[] = ['model', 'blind', 'shuffled'];
+
+/**
+ * Loads the model, answers the dataset's questions and (with `outputDir`) writes the result
+ * files. The seed (default 0) pairs the shuffled slides, draws the bootstrap and the random parts.
+ */
+export async function evaluate(options: EvaluationOptions): Promise<MultipleChoiceEvaluation | OpenEvaluation> {
+  const mode = options.mode ?? 'likelihood';
+  if (mode !== 'likelihood' && mode !== 'generate') throw new ConfigError(`'mode': expected likelihood or generate, got '${mode}'`);
+  const variants = options.variants ?? VARIANTS;
+  const unknown = variants.filter((v) => !VARIANTS.includes(v));
+  if (unknown.length > 0) throw new ConfigError(`'variants': unknown ${unknown.join(', ')} (expected ${VARIANTS.join(', ')})`);
+  const samples = await readDataset(options.dataPath, { featuresDir: options.featuresDir });
+  const model = await VqaModel.load(options);
+  try {
+    if (options.outputDir) await mkdir(options.outputDir, { recursive: true });
+    const cache = new FeatureCache();
+    if (!samples.some((s) => s.choices && s.choices.length > 0)) {
+      const open = await evaluateOpen(model, samples, { maxPatches: options.maxPatches, cache });
+      if (options.outputDir) await writeOpenResult(options.outputDir, open);
+      const [bleu1, bleu2, bleu3, bleu4] = open.bleu;
+      return { kind: 'open', result: open, summary: { bleu1, bleu2, bleu3, bleu4, rougeL: open.rougeL, questions: open.answers.length } };
+    }
+    const result = await evaluateBenchmark(model, samples, { mode, variants, seed: options.seed, maxPatches: options.maxPatches, cache, onQuestion: options.onQuestion });
+    if (options.outputDir) await writeBenchmarkResult(options.outputDir, result);
+    const overall = Object.fromEntries(Object.entries(result.breakdown).map(([v, b]) => [v, b.overall.accuracy]));
+    return { kind: 'multiple-choice', result, summary: { ...overall, majorityBaseline: result.majority.accuracy, questions: result.predictions[variants[0]]!.length } };
+  } finally {
+    model.dispose();
+  }
+}

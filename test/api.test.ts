@@ -1,0 +1,40 @@
+/** The high-level calls' own contracts (the README's script runs trainStage and evaluate end to end). */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ask, evaluate, trainStage } from '../lib/api/index.js';
+import { makeSyntheticDataset } from '../lib/demo/synth.js';
+import { ConfigError } from '../lib/errors.js';
+import { makeTinyQwen3 } from '../lib/model/tinyQwen3.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'wsi-vqa-api-'));
+const llmPath = join(dir, 'llm');
+let slidePath = '';
+let labelsCsv = '';
+
+beforeAll(async () => {
+  const data = await makeSyntheticDataset(join(dir, 'data'), { trainSlides: 2, testSlides: 1, patches: [4, 8] });
+  slidePath = join(data.featuresDir, 'SYN-0000.safetensors');
+  labelsCsv = data.labelsCsv;
+  await makeTinyQwen3(llmPath, { hiddenSize: 16, layers: 1, heads: 2, kvHeads: 1, headDim: 8, intermediateSize: 32, seed: 3 });
+}, 120_000);
+
+describe('ask', () => {
+  it('streams the answer it returns, greedy by default as the tiny model has no sampling config', async () => {
+    const pieces: string[] = [];
+    const answer = await ask({ llmPath, slidePath, question: 'Which organ is this?', maxNewTokens: 6, onText: (text) => pieces.push(text) });
+    expect(pieces.join('')).toBe(answer);
+    expect(pieces.length).toBeGreaterThan(0);
+    expect(await ask({ llmPath, slidePath, question: 'Which organ is this?', maxNewTokens: 6, temperature: 0 })).toBe(answer);
+  }, 120_000);
+});
+
+describe('options checked at run time too (for JavaScript callers)', () => {
+  it('trainStage names an unknown key and a stage without its LLM; evaluate a bad mode', async () => {
+    const outputDir = join(dir, 'bad');
+    await expect(trainStage({ stage: 0, dataPath: labelsCsv, outputDir, numEpochs: 2 } as never)).rejects.toThrow(/unknown key 'numEpochs'/);
+    await expect(trainStage({ stage: 1, dataPath: labelsCsv, outputDir } as never)).rejects.toThrow(ConfigError);
+    await expect(evaluate({ llmPath, dataPath: labelsCsv, mode: 'vote' as never })).rejects.toThrow(/'mode': expected likelihood or generate/);
+  });
+});
