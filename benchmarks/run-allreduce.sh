@@ -17,5 +17,5 @@ out=build/bench
 npx tsc -p . --outDir "$out"
 cp package.json "$out/"  # lib/info.ts reads the version from ../package.json
 WSI_VQA_ADDON="$PWD/build/Release/wsi_vqa.node" BENCH_DEVICE=$device \
-  node "$out/lib/cli/main.js" launch --nproc-per-node "$ranks" "$out/benchmarks/allreduce.js"
+  node "$out/lib/cli/wsi-vqa.js" launch --nproc-per-node "$ranks" "$out/benchmarks/allreduce.js"
 "${PYTHON:-python3}" benchmarks/torch_allreduce.py --ranks "$ranks" --device "$device" || echo "(PyTorch's baseline did not run: see above)"

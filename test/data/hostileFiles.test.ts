@@ -15,7 +15,7 @@ import { readSlideFeatures } from '../../lib/io/features.js';
 import { writeSafetensors } from '../../lib/io/safetensors.js';
 import { ramp, shortString, tempDir, torchZip, writeTemp } from '../io/helpers.js';
 
-const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const cli = fileURLToPath(new URL('../../dist/cli/wsi-vqa.js', import.meta.url));
 const TIME_LIMIT_MS = 10_000;
 const MEMORY_LIMIT_KB = 500 * 1024;
 

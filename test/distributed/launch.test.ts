@@ -14,7 +14,7 @@ import { DistributedError } from '../../lib/errors.js';
 import { info } from '../../lib/info.js';
 
 const worker = (name: string) => fileURLToPath(new URL(`./workers/${name}`, import.meta.url));
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/cli/wsi-vqa.js', import.meta.url));
 
 function collect(): { stream: Writable; text: () => string } {
   let text = '';

@@ -9,7 +9,7 @@ import { readSafetensors } from '../../lib/io/safetensors.js';
 import { toFloat32 } from '../../lib/io/storedTensor.js';
 import { makeTinyQwen3 } from '../../lib/model/tinyQwen3.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/cli/wsi-vqa.js', import.meta.url));
 const execute = promisify(execFile);
 
 /** The safetensors files of a stage-2 checkpoint folder. */

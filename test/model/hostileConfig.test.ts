@@ -15,7 +15,7 @@ import { openQwen3Checkpoint } from '../../lib/model/checkpoint.js';
 import { makeTinyQwen3 } from '../../lib/model/tinyQwen3.js';
 import { tempDir } from '../io/helpers.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/cli/wsi-vqa.js', import.meta.url));
 /** Prints the process's peak resident memory (kB) on stderr as it exits. */
 const PEAK_MEMORY = 'data:text/javascript,process.on("exit",()=>process.stderr.write(`peak-rss-kb ${process.resourceUsage().maxRSS}\\n`))';
 

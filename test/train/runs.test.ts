@@ -23,7 +23,7 @@ import { REPEAT_WINDOW_MS } from '../../lib/train/signals.js';
 import { largestDifference } from '../distributed/runs.js';
 import { tempDir } from '../io/helpers.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/cli/wsi-vqa.js', import.meta.url));
 const STEPS = 8;
 /** The files of a stage-1 checkpoint that hold numbers: the trained projector and the optimizer state. */
 const WEIGHT_FILES = ['projector.safetensors', 'optimizer.safetensors'];
