@@ -144,3 +144,19 @@ function loadAddon(): NativeAddon {
 /** The loaded addon, with the library's error classes registered. @internal */
 export const native: NativeAddon = loadAddon();
 native.setErrorClasses({ ...errors });
+
+/**
+ * Awaits a native promise, giving an error it rejects with the frames of this call: an error
+ * raised on a libuv thread is made without JavaScript frames, and `--verbose` should show where
+ * the call came from.
+ * @internal
+ */
+export async function withCallerStack<T>(pending: Promise<T>): Promise<T> {
+  const caller = new Error();
+  try {
+    return await pending;
+  } catch (error) {
+    if (error instanceof Error && caller.stack) error.stack = `${error.stack ?? error.message}\n${caller.stack.split('\n').slice(1).join('\n')}`;
+    throw error;
+  }
+}

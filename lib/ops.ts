@@ -6,7 +6,7 @@
  * written in place into tensors the caller provides (`out`), or allocated when a typed function
  * allocates them for you. Floating dtypes (f32, bf16, f16) mix freely; arithmetic is f32.
  */
-import { native } from './native.js';
+import { native, withCallerStack } from './native.js';
 import type { Device, NativeOpArgs, OpSchema } from './native.js';
 import { Tensor } from './tensor.js';
 
@@ -33,7 +33,7 @@ export function runOp(op: string, args: OpArgs): void {
  * there (on a GPU, once the device has finished). The tensors must stay undisposed until then.
  */
 export function runOpAsync(op: string, args: OpArgs): Promise<void> {
-  return native.runOpAsync(op, toNative(args));
+  return withCallerStack(native.runOpAsync(op, toNative(args)));
 }
 
 /** Every op of the table with its arguments and the backends that implement it. */

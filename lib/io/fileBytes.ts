@@ -7,7 +7,7 @@
 import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { IoError } from '../errors.js';
-import { native } from '../native.js';
+import { native, withCallerStack } from '../native.js';
 import { uninitializedBytes } from './hostMemory.js';
 
 /**
@@ -59,7 +59,7 @@ export async function openRegularFile(path: string): Promise<RegularFile> {
 export async function readFileBytes(path: string, maxBytes: number = MAX_FILE_BYTES): Promise<Uint8Array> {
   // The addon opens, checks, reads and closes as one job on a libuv thread, so a read started
   // before a synchronous training step is done by its end; here each of them needs the main thread.
-  if (native.readFile) return new Uint8Array(await native.readFile(path, maxBytes));
+  if (native.readFile) return new Uint8Array(await withCallerStack(native.readFile(path, maxBytes)));
   const { handle, size } = await openRegularFile(path);
   try {
     if (size > maxBytes) throw new IoError(`${path}: cannot read file (${size} bytes, more than the ${maxBytes} bytes this reader takes)`);
