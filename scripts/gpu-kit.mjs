@@ -1,6 +1,6 @@
 // `npm run gpu:kit`: packs into .gpu-kit/ everything benchmarks/gpu/proof.sh needs on a bare GPU
 // machine that has Python but no Node: this Node's own binary (xz), and one xz tarball of the
-// runtime dependencies plus vitest, dist/, the library, tests and benchmarks compiled to
+// runtime and test dependencies (vitest), dist/, the library, tests and benchmarks compiled to
 // JavaScript, and the addon built here with the CUDA backend (with the shared libraries it needs
 // beyond the C and C++ runtimes). The tracked sources travel with the working tree, not in the kit.
 //
@@ -20,9 +20,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const kitDir = join(root, '.gpu-kit');
 /** The kit's limit: the device tool carries 64 MiB in all, the working tree (~2 MiB) included. */
 const KIT_LIMIT_MIB = 60;
-/** Packages the proof runs besides the runtime dependencies; build-only ones are left out. */
-const EXTRA_PACKAGES = ['vitest'];
-const BUILD_ONLY = new Set(['cmake-js']);
+/** Dependencies only builds, types and docs need: every other one (vitest, the tests' fflate) is carried. */
+const BUILD_ONLY = /^(cmake-js|typescript|typedoc|prebuildify|@types\/.*)$/;
 /** Files no runtime reads: types, source maps, docs. */
 const SKIPPED_FILE = /(\.d\.[cm]?ts|\.map|\.md|\.markdown)$/i;
 /** Of the tokenizer package only the two files lib/text/tokenizer.ts reads (it unpacks to 84 MB). */
@@ -152,7 +151,7 @@ rmSync(staging, { recursive: true, force: true });
 try {
   // The layout mirrors the repository root: proof.sh unpacks it there.
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-  const packages = dependencyClosure([...Object.keys(pkg.dependencies).filter((n) => !BUILD_ONLY.has(n)), ...EXTRA_PACKAGES]);
+  const packages = dependencyClosure(Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).filter((n) => !BUILD_ONLY.test(n)));
   for (const [dir, name] of packages) copyPackage(dir, name, join(staging, 'node_modules', relative(join(root, 'node_modules'), dir)));
   cpSync(join(root, 'dist'), join(staging, 'dist'), { recursive: true, filter: (s) => !SKIPPED_FILE.test(s) });
   mkdirSync(join(staging, 'build/Release'), { recursive: true });

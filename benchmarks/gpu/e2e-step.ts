@@ -53,7 +53,7 @@ const IMAGE_TOKENS = 16;
 const FEATURE_WIDTH = 1024;
 
 const config: Qwen3Config = tiny
-  ? tinyQwen3Config({ hiddenSize: 64, layers: 2, heads: 4, kvHeads: 2, headDim: 16, intermediateSize: 128, vocabSize: 1024, seed: 1 })
+  ? tinyQwen3Config({ hiddenSize: 64, layers: 2, heads: 4, kvHeads: 2, headDim: 16, intermediateSize: 128, vocabSize: 1024, seed: 1 }, { bos: 0, eos: 1 })
   : tinyQwen3Config({ hiddenSize: 2560, layers: 36, heads: 32, kvHeads: 8, headDim: 128, intermediateSize: 9728, seed: 1, dtype: 'bf16' });
 
 /** The batch, made once per folder: ids, labels and slides that both sides read. */

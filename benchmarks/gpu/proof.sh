@@ -187,9 +187,12 @@ step_d() {
 
 say "b, c, d: op harness, compute-sanitizer, parity (side by side)"
 step_b &
+pids=($!)
 step_c &
+pids+=($!)
 step_d &
-wait
+pids+=($!)
+wait "${pids[@]}" # by id: a bare wait would also wait for the tee of this script's output
 cat "$LOGS"/d_reference.log >>"$LOGS/d_parity.log" 2>/dev/null
 
 # --- e. kernel benchmarks ---------------------------------------------------------------------
@@ -226,7 +229,7 @@ for stage in 2 1; do
 done
 cat "$LOGS"/f_*.log >"$WORK/f.log" 2>/dev/null
 mv "$WORK/f.log" "$LOGS/f_e2e.log"
-record f_e2e "$f_status" $((SECONDS - t0)) --reason "PyTorch side: $(IFS=,; echo "${torch_status[*]}")" "${data[@]}" --log "$LOGS/f_e2e.log"
+record f_e2e "$f_status" $((SECONDS - t0)) --reason "PyTorch side: $(IFS=';'; echo "${torch_status[*]}")" "${data[@]}" --log "$LOGS/f_e2e.log"
 
 # --- g. NCCL world of one -----------------------------------------------------------------------
 say "g. NCCL world-of-one test"

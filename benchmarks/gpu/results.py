@@ -35,9 +35,13 @@ STEPS = {
 
 @contextlib.contextmanager
 def locked(out):
-    with open(os.path.join(out, ".results.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    """Holds a lock on the folder itself: no lock file joins the few files $OUT brings back."""
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
+    finally:
+        os.close(fd)
 
 
 def load(out):
@@ -227,6 +231,12 @@ RENDERERS = {"b_ops": render_ops, "c_sanitizer": render_sanitizer, "d_parity": r
              "f_e2e": render_e2e, "g_nccl": render_vitest}
 
 
+def ordered(results):
+    """The steps in the proof's order (b, c and d end in any order)."""
+    steps = results.get("steps", {})
+    return sorted(steps.items(), key=lambda item: list(STEPS).index(item[0]) if item[0] in STEPS else len(STEPS))
+
+
 def render(results):
     machine = results.get("machine", {})
     kit = results.get("kit", {})
@@ -237,15 +247,15 @@ def render(results):
              f"nvcc: {machine.get('nvcc')}; Python {machine.get('python', {}).get('version')}, torch {machine.get('python', {}).get('torch')}, "
              f"transformers {machine.get('python', {}).get('transformers')}; {machine.get('cpus')} CPUs.", ""]
     lines += [table(["step", "status", "seconds", "note"],
-                    [(STEPS.get(k, k), s["status"], s["seconds"], s.get("reason", "")) for k, s in results.get("steps", {}).items()]), ""]
-    for key, step in results.get("steps", {}).items():
+                    [(STEPS.get(k, k), s["status"], s["seconds"], s.get("reason", "")) for k, s in ordered(results)]), ""]
+    for key, step in ordered(results):
         body = RENDERERS[key](step) if key in RENDERERS else ""
         if key == "a_info" and step.get("info"):
             cuda = step["info"].get("backends", {}).get("cuda", {})
             body = (f"CUDA compiled {cuda.get('compiled')}, available {cuda.get('available')}"
                     f"{' (' + cuda['reason'] + ')' if cuda.get('reason') else ''}; devices "
                     f"{', '.join(d['name'] + ' sm_' + d['computeCapability'].replace('.', '') for d in cuda.get('devices', [])) or 'none'}; "
-                    f"cuBLASLt {cuda.get('cublasLt')}; NCCL {cuda.get('nccl')}; {len(step['info'].get('ops', []))} ops.")
+                    f"cuBLASLt {cuda.get('cublasLt') or 'not found'}; NCCL {cuda.get('nccl') or 'not found'}; {len(step['info'].get('ops', []))} ops.")
         if body:
             lines += [f"### {STEPS.get(key, key)}", "", body, ""]
         if step.get("logTail"):

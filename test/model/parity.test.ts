@@ -37,11 +37,12 @@ const DEVICES: { device: Device; available: boolean }[] = [
  * ‖ours − theirs‖ / ‖theirs‖ allowed, by the parameters' dtype. f32: the float32 rounding of a few
  * hundred accumulated terms against an exact float64 reference. bf16: weights and activations
  * carry 8 mantissa bits (2^-9 ≈ 2e-3 relative per rounding), compounded over two layers; the
- * gradients, a product of many such rounded factors, drift further.
+ * gradients, a product of many such rounded factors, drift further. Measured on the CPU: f32
+ * about 1e-6 throughout; bf16 logits up to 1.4e-2, gradients up to 3e-2.
  */
 const TOLERANCE: Record<'f32' | 'bf16', { logits: number; loss: number; grads: number }> = {
   f32: { logits: 1e-4, loss: 1e-4, grads: 1e-3 },
-  bf16: { logits: 3e-2, loss: 1e-2, grads: 1e-1 },
+  bf16: { logits: 3e-2, loss: 1e-2, grads: 6e-2 },
 };
 
 /** The settings make_reference.py wrote into the fixture's metadata. */
