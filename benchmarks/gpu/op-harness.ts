@@ -21,6 +21,9 @@ const device = (option('--device') ?? 'cuda:0') as Device;
 const onePerOp = args.includes('--one-per-op');
 const jsonFile = option('--json');
 
+/** Failures kept per op: the first few say what is wrong; the count says how much. */
+const MAX_FAILURES_SHOWN = 3;
+
 interface OpSummary {
   cases: number;
   passed: number;
@@ -62,7 +65,7 @@ for (const testCase of selectedCases()) {
     summary.passed += 1;
   } catch (error) {
     summary.failed += 1;
-    summary.failures.push(`${testCase.name}: ${firstLine(error)}`);
+    if (summary.failures.length < MAX_FAILURES_SHOWN) summary.failures.push(`${testCase.name}: ${firstLine(error)}`);
   }
   summary.ms += performance.now() - t0;
 }

@@ -56,8 +56,9 @@ say() { printf '\n== %s (%ss of %ss)\n' "$*" "$SECONDS" "$BUDGET"; }
 # Packs the step logs into $OUT/logs.tar.gz (the device tool brings back at most 8 files).
 pack_logs() { tar -czf "$OUT/.logs.$BASHPID" -C "$WORK" logs 2>/dev/null && mv "$OUT/.logs.$BASHPID" "$OUT/logs.tar.gz"; }
 record() { "$PYTHON" "$HERE/results.py" record "$OUT" "$@"; pack_logs; }
-# A box of at most $1 seconds that ends before the deadline (0 when the budget is spent).
-box() { local left=$((DEADLINE - SECONDS)); [ "$1" -lt "$left" ] && echo "$1" || echo $((left > 0 ? left : 0)); }
+# A box of at most $1 seconds that ends RESERVE seconds before the deadline (0 when the budget is spent).
+RESERVE=0
+box() { local left=$((DEADLINE - RESERVE - SECONDS)); [ "$1" -lt "$left" ] && echo "$1" || echo $((left > 0 ? left : 0)); }
 # Runs "$@" in a time box of $2 seconds, its output in $LOGS/$1.log; prints the exit status (124: timed out).
 boxed() {
   local name=$1 limit
@@ -68,6 +69,15 @@ boxed() {
   echo $?
 }
 status_of() { case $1 in 0) echo passed ;; 124 | 137) echo timed-out ;; *) echo failed ;; esac; }
+# A PyTorch side's status: "skipped (why)" when its JSON says so (no PyTorch, no GPU), else by exit status.
+side_status() {
+  "$PYTHON" -c 'import json, sys
+try:
+    why = json.load(open(sys.argv[2])).get("skipped")
+except (OSError, ValueError):
+    why = None
+print(f"skipped ({why})" if why else sys.argv[1])' "$(status_of "$1")" "$2"
+}
 # nvidia-smi's used memory (MiB) every 100 ms into $1 while the GPU is there.
 sampler_start() { if [ "$MODE" = gpu ] && command -v nvidia-smi >/dev/null; then nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 >"$1" 2>/dev/null & SAMPLER=$!; else : >"$1"; SAMPLER=; fi; }
 sampler_stop() { [ -n "${SAMPLER:-}" ] && kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null; SAMPLER=; }
@@ -91,21 +101,22 @@ export WSI_VQA_ADDON="$ROOT/build/Release/wsi_vqa.node" NODE_OPTIONS=--max-old-s
 JS=$KIT/js
 VITEST=(node "$ROOT/node_modules/vitest/vitest.mjs" run)
 "$PYTHON" "$HERE/results.py" init "$OUT" --mode "$MODE" --manifest "$KIT/manifest.json"
-{
-  echo "node $(node --version 2>&1)"
-  # The kit's sources against this tree's: a kit built from another tree tests other code.
-  "$PYTHON" - "$KIT/manifest.json" <<'EOF'
+echo "node $(node --version 2>&1)" >>"$LOGS/setup.log"
+# The kit's sources against this tree's: a kit built from another tree tests other code.
+kit_check=$("$PYTHON" - "$KIT/manifest.json" 2>&1 <<'EOF'
 import hashlib, json, os, sys
 sources = json.load(open(sys.argv[1]))["sources"]
 changed = [p for p, h in sources.items() if not os.path.exists(p) or hashlib.sha256(open(p, "rb").read()).hexdigest() != h]
-print(f"WARNING: the kit was built from another tree; these differ here: {' '.join(changed[:20])}" if changed else "the kit matches this tree's lib/ and native/")
+print(f"WARNING: the kit was built from another tree; {len(changed)} files differ here: {' '.join(changed[:8])}" if changed else "the kit was built from this tree")
 EOF
-} >>"$LOGS/setup.log" 2>&1
+)
+echo "$kit_check" >>"$LOGS/setup.log"
 # The addon built here must load there (its glibc and libstdc++); if not, build one there.
 if [ "$setup_rc" -eq 0 ] && ! node -e 'require(process.env.WSI_VQA_ADDON)' >>"$LOGS/setup.log" 2>&1 || [ -n "${PROOF_FORCE_REBUILD:-}" ]; then
   if [ "$MODE" = gpu ] || [ -n "${PROOF_FORCE_REBUILD:-}" ]; then
     echo "the carried addon does not load: building one here for sm_90 (cmake; node-api headers from the kit)" >>"$LOGS/setup.log"
-    rc=$(boxed rebuild 240 bash -c 'cmake -S . -B build/gpu-rebuild -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DWSI_VQA_GLOO=OFF \
+    rc=$(boxed rebuild 240 bash -c 'export PATH="$PATH:/usr/local/cuda/bin"; cmake -S . -B build/gpu-rebuild $(command -v ninja >/dev/null && echo -G Ninja) \
+      -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DWSI_VQA_GLOO=OFF -DCMAKE_LIBRARY_OUTPUT_DIRECTORY="$PWD/build/gpu-rebuild" \
       -DCMAKE_JS_INC="$PWD/node_modules/node-api-headers/include" && cmake --build build/gpu-rebuild -j "$(nproc)"')
     cat "$LOGS/rebuild.log" >>"$LOGS/setup.log"
     [ "$rc" = 0 ] && export WSI_VQA_ADDON="$ROOT/build/gpu-rebuild/wsi_vqa.node" && cp "$WSI_VQA_ADDON" build/Release/wsi_vqa.node
@@ -115,7 +126,7 @@ if [ "$setup_rc" -ne 0 ] || ! node -e 'require(process.env.WSI_VQA_ADDON)' >>"$L
   record setup failed $((SECONDS - t0)) --reason "the kit did not unpack or its addon does not load: see setup.log" --log "$LOGS/setup.log"
   exit 1
 fi
-record setup passed $((SECONDS - t0)) --log "$LOGS/setup.log"
+record setup passed $((SECONDS - t0)) --reason "$kit_check" --log "$LOGS/setup.log"
 
 # --- a. info -----------------------------------------------------------------------------------
 say "a. wsi-vqa info"
@@ -134,21 +145,24 @@ else record a_info "$( [ "$rc" = 0 ] && echo failed || status_of "$rc")" $((SECO
 if [ "$MODE" = gpu ]; then DEVICE=cuda:0; else DEVICE=cpu; fi
 
 step_b() {
-  local t0=$SECONDS rc
-  if [ "$MODE" = gpu ]; then
-    rc=$(boxed b_ops 150 node "$JS/benchmarks/gpu/op-harness.js" --device cuda:0 --json "$WORK/b.json")
-    record b_ops "$(status_of "$rc")" $((SECONDS - t0)) --data "harness=$WORK/b.json" --log "$LOGS/b_ops.log"
-  else
-    rc=$(boxed b_ops 60 node "$JS/benchmarks/gpu/op-harness.js" --device cpu --one-per-op --json "$WORK/b.json")
-    record b_ops "$(status_of "$rc")" $((SECONDS - t0)) --reason "dry run: one case of each op on the CPU" --data "harness=$WORK/b.json" --log "$LOGS/b_ops.log"
-  fi
+  local t0=$SECONDS rc note=()
+  [ "$MODE" = gpu ] || note=(--reason "dry run: on the CPU")
+  rc=$(boxed b_ops 150 node "$JS/benchmarks/gpu/op-harness.js" --device "$DEVICE" --json "$WORK/b.json")
+  record b_ops "$(status_of "$rc")" $((SECONDS - t0)) "${note[@]}" --data "harness=$WORK/b.json" --log "$LOGS/b_ops.log"
 }
 
 step_c() {
   local t0=$SECONDS sanitizer rc tool data=()
   sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
-  if [ "$MODE" != gpu ] || [ -z "$sanitizer" ]; then
-    record c_sanitizer skipped 0 --reason "$([ "$MODE" != gpu ] && echo "dry run: compute-sanitizer needs a GPU" || echo "compute-sanitizer not found")"
+  if [ "$MODE" != gpu ]; then
+    # What the sanitizer would run, without it: one case of each op on the CPU.
+    rc=$(boxed c_one_per_op 60 node "$JS/benchmarks/gpu/op-harness.js" --device cpu --one-per-op --json "$WORK/c.json")
+    record c_sanitizer "$([ "$rc" = 0 ] && echo skipped || status_of "$rc")" $((SECONDS - t0)) \
+      --reason "dry run: compute-sanitizer needs a GPU; the one case per op it would check ran on the CPU ($(status_of "$rc"))" --log "$LOGS/c_one_per_op.log"
+    return
+  fi
+  if [ -z "$sanitizer" ]; then
+    record c_sanitizer skipped 0 --reason "compute-sanitizer not found"
     return
   fi
   for tool in memcheck racecheck; do
@@ -203,13 +217,14 @@ tiny=()
 rc=$(boxed e_ours 75 node "$JS/benchmarks/gpu/kernels.js" --device "$DEVICE" "${tiny[@]}" --json "$WORK/e_ours.json")
 rc_torch=$(boxed e_torch 75 "$PYTHON" "$HERE/torch_kernels.py" --device "$([ "$MODE" = gpu ] && echo cuda || echo cpu)" "${tiny[@]}" --json "$WORK/e_torch.json")
 cat "$LOGS/e_torch.log" >>"$LOGS/e_ours.log"
-record e_kernels "$(status_of "$rc")" $((SECONDS - t0)) --reason "PyTorch side: $(status_of "$rc_torch")" \
+record e_kernels "$(status_of "$rc")" $((SECONDS - t0)) --reason "PyTorch side: $(side_status "$rc_torch" "$WORK/e_torch.json")" \
   --data "ours=$WORK/e_ours.json" --data "torch=$WORK/e_torch.json" --log "$LOGS/e_ours.log"
 
 # --- f. end-to-end steps ------------------------------------------------------------------------
 say "f. stage-2 and stage-1 steps beside PyTorch + transformers"
 t0=$SECONDS
 f_status=passed
+RESERVE=75 # for g
 torch_status=()
 data=()
 for stage in 2 1; do
@@ -223,7 +238,7 @@ for stage in 2 1; do
   [ -f "$WORK/batch/batch.json" ] && rc=$(boxed "f_torch$stage" 60 "$PYTHON" "$HERE/torch_e2e_step.py" --stage $stage --device "$([ "$MODE" = gpu ] && echo cuda || echo cpu)" \
     --batch-dir "$WORK/batch" --json "$WORK/f_torch$stage.json")
   sampler_stop
-  torch_status+=("stage $stage $([ "$rc" = none ] && echo "not run" || status_of "$rc")")
+  torch_status+=("stage $stage $([ "$rc" = none ] && echo "not run" || side_status "$rc" "$WORK/f_torch$stage.json")")
   data+=(--data "ours$stage=$WORK/f_ours$stage.json" --data "torch$stage=$WORK/f_torch$stage.json"
     --data "ours${stage}_memory=$WORK/f_ours${stage}_memory.txt" --data "torch${stage}_memory=$WORK/f_torch${stage}_memory.txt")
 done
@@ -233,8 +248,9 @@ record f_e2e "$f_status" $((SECONDS - t0)) --reason "PyTorch side: $(IFS=';'; ec
 
 # --- g. NCCL world of one -----------------------------------------------------------------------
 say "g. NCCL world-of-one test"
+RESERVE=0
 t0=$SECONDS
-rc=$(boxed g_nccl 60 "${VITEST[@]}" test/distributed/worldSizeOne.test.ts -t 'nccl|NCCL' --reporter=default --reporter=json --outputFile.json="$WORK/g.json")
+rc=$(boxed g_nccl 75 "${VITEST[@]}" test/distributed/worldSizeOne.test.ts -t 'nccl|NCCL' --reporter=default --reporter=json --outputFile.json="$WORK/g.json")
 note=()
 [ "$MODE" = gpu ] || note=(--reason "dry run: the NCCL case skips without a GPU")
 record g_nccl "$(status_of "$rc")" $((SECONDS - t0)) "${note[@]}" --data "vitest=$WORK/g.json" --log "$LOGS/g_nccl.log"
