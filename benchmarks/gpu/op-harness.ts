@@ -1,7 +1,7 @@
 /**
  * The op harness of test/ops (every case of every op against its float64 reference, and every
  * gradient case against finite differences) on one device, summarised per op: the proof's step b,
- * and with `--one-per-op` the single smallest case of each op that compute-sanitizer runs (step c).
+ * and with `--one-per-op` the one case of each op (its largest) that compute-sanitizer runs (step c).
  *
  *   node build/gpu-kit/js/benchmarks/gpu/op-harness.js --device cuda:0 [--one-per-op] [--json FILE]
  *
@@ -36,12 +36,12 @@ interface OpSummary {
 
 const size = (c: OpCase) => Object.values(c.inputs).reduce((n, spec) => n + spec.shape.reduce((a, b) => a * b, 1), 0);
 
-/** The cases to run: all, or each op's smallest. */
+/** The cases to run: all, or each op's largest (the most blocks, tiles and ragged edges for the sanitizer to watch). */
 function selectedCases(): OpCase[] {
   if (!onePerOp) return allOpCases;
-  const smallest = new Map<string, OpCase>();
-  for (const c of allOpCases) if (!smallest.has(c.op) || size(c) < size(smallest.get(c.op)!)) smallest.set(c.op, c);
-  return [...smallest.values()];
+  const largest = new Map<string, OpCase>();
+  for (const c of allOpCases) if (!largest.has(c.op) || size(c) > size(largest.get(c.op)!)) largest.set(c.op, c);
+  return [...largest.values()];
 }
 
 function firstLine(error: unknown): string {
@@ -51,13 +51,18 @@ function firstLine(error: unknown): string {
 
 const started = performance.now();
 const ops: Record<string, OpSummary> = {};
+const gradients: Record<string, { passed: boolean; ms: number; failure?: string }> = {};
+/** Written after every case, so that a run stopped by its time box still tells how far it got. */
+function save(): void {
+  if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ device, onePerOp, seed: baseSeed, ops, gradients, seconds: (performance.now() - started) / 1000 }, null, 1));
+}
 for (const schema of listOps()) {
   ops[schema.name] = { cases: 0, passed: 0, failed: 0, ms: 0, failures: [] };
   if (!supports(schema.name, device)) ops[schema.name].skipped = `not implemented on ${device}`;
 }
 for (const testCase of selectedCases()) {
   const summary = (ops[testCase.op] ??= { cases: 0, passed: 0, failed: 0, ms: 0, failures: [], skipped: 'not in the addon' });
-  if (!supports(testCase.op, device)) continue;
+  if (summary.skipped) continue;
   const t0 = performance.now();
   summary.cases += 1;
   try {
@@ -68,10 +73,10 @@ for (const testCase of selectedCases()) {
     if (summary.failures.length < MAX_FAILURES_SHOWN) summary.failures.push(`${testCase.name}: ${firstLine(error)}`);
   }
   summary.ms += performance.now() - t0;
+  save();
 }
 for (const summary of Object.values(ops)) if (summary.cases === 0 && !summary.skipped) summary.skipped = 'no op case in test/ops/cases';
 
-const gradients: Record<string, { passed: boolean; ms: number; failure?: string }> = {};
 if (!onePerOp) {
   for (const testCase of allGradientCases) {
     const t0 = performance.now();
@@ -81,6 +86,7 @@ if (!onePerOp) {
     } catch (error) {
       gradients[testCase.name] = { passed: false, ms: performance.now() - t0, failure: firstLine(error) };
     }
+    save();
   }
 }
 
@@ -97,5 +103,5 @@ console.log(
     `${Object.keys(gradients).length - gradientFailures}/${Object.keys(gradients).length} gradient cases; seed ${baseSeed} (replay with WSI_TEST_SEED=${baseSeed}); ` +
     `${((performance.now() - started) / 1000).toFixed(1)} s`,
 );
-if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ device, onePerOp, seed: baseSeed, ops, gradients, seconds: (performance.now() - started) / 1000 }, null, 1));
+save();
 process.exitCode = totals.failed > 0 || gradientFailures > 0 ? 1 : 0;
