@@ -132,9 +132,9 @@ function xzTar(folder, target) {
   run(PYTHON, ['-c', 'import os, sys, tarfile\nwith tarfile.open(sys.argv[2], "w:xz", preset=6) as t:\n    for name in sorted(os.listdir(sys.argv[1])): t.add(os.path.join(sys.argv[1], name), name)', folder, target]);
 }
 
-/** sha256 of every tracked file the kit was built from: proof.sh warns when its tree differs. */
+/** sha256 of every tracked file the kit's contents come from: proof.sh warns when its tree differs. */
 function sourceHashes() {
-  const files = run('git', ['ls-files', '-z', 'lib', 'native', 'test', 'benchmarks', 'package.json']).split('\0').filter(Boolean);
+  const files = run('git', ['ls-files', '-z', 'lib', 'native', 'test', 'benchmarks/*.ts', 'package.json']).split('\0').filter(Boolean);
   return Object.fromEntries(files.filter((f) => existsSync(join(root, f))).map((f) => [f, createHash('sha256').update(readFileSync(join(root, f))).digest('hex')]));
 }
 
