@@ -132,12 +132,16 @@ record setup passed $((SECONDS - t0)) --reason "$kit_check" --log "$LOGS/setup.l
 say "a. wsi-vqa info"
 t0=$SECONDS
 rc=$(boxed a_info 30 node dist/cli/main.js info --json)
-cp "$LOGS/a_info.log" "$WORK/info.json"
+# The JSON out of the log (a warning on stderr may come before it), saved for the record.
 check=$(node -e '
-const i = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).backends.cuda;
+const fs = require("fs");
+const text = fs.readFileSync(process.argv[1], "utf8");
+const json = text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1);
+fs.writeFileSync(process.argv[3], json);
+const i = JSON.parse(json).backends.cuda;
 const gpu = process.argv[2] === "gpu";
 const missing = [!i.compiled && "the CUDA backend is not compiled in", gpu && !i.available && `no CUDA device (${i.reason})`, gpu && !i.cublasLt && "cuBLASLt not found", gpu && !i.nccl && "NCCL not found"].filter(Boolean);
-console.log(missing.length ? missing.join("; ") : gpu ? "ok" : `ok on the CPU (CUDA compiled; available: ${i.available}${i.reason ? `, ${i.reason}` : ""})`);' "$WORK/info.json" "$MODE" 2>&1)
+console.log(missing.length ? missing.join("; ") : gpu ? "ok" : `ok on the CPU (CUDA compiled; available: ${i.available}${i.reason ? `, ${i.reason}` : ""})`);' "$LOGS/a_info.log" "$MODE" "$WORK/info.json" 2>&1)
 if [ "$rc" = 0 ] && [[ $check == ok* ]]; then record a_info passed $((SECONDS - t0)) --reason "$check" --data "info=$WORK/info.json" --log "$LOGS/a_info.log"
 else record a_info "$( [ "$rc" = 0 ] && echo failed || status_of "$rc")" $((SECONDS - t0)) --reason "$check" --data "info=$WORK/info.json" --log "$LOGS/a_info.log"; fi
 
@@ -205,7 +209,6 @@ pids+=($!)
 step_d &
 pids+=($!)
 wait "${pids[@]}" # by id: a bare wait would also wait for the tee of this script's output
-cat "$LOGS"/d_reference.log >>"$LOGS/d_parity.log" 2>/dev/null
 
 # --- e. kernel benchmarks ---------------------------------------------------------------------
 say "e. kernel benchmarks beside PyTorch"
