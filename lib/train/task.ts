@@ -6,6 +6,8 @@ export interface TrainableParameter {
   name: string;
   value: Tensor;
   grad: Tensor;
+  /** Its learning rate as a multiple of the run's (e.g. the compressor's own rate when it trains in stages 1–2). Default 1. */
+  lrScale?: number;
 }
 
 /**
