@@ -34,6 +34,8 @@ interface TrainFlags extends ModelFlags {
   maxPatches?: number;
   zero1?: boolean;
   bucketCapMb: number;
+  trainCompressor?: boolean;
+  compressorLr?: number;
 }
 
 export function registerTrainCommand(program: Command): Command {
@@ -53,13 +55,15 @@ export function registerTrainCommand(program: Command): Command {
     .option('--max-patches <n>', 'patches kept per slide, evenly spaced (SlideChat keeps 10 240)', integerOption)
     .option('--seed <n>', 'data order, noise and dropout', integerOption, 0)
     .option('--resume', 'continue from the last checkpoint in --output-dir')
+    .option('--train-compressor', 'stages 1 and 2: train the MoE compressor too (saved as compressor.safetensors in each checkpoint)')
+    .option('--compressor-lr <x>', "with --train-compressor: the compressor's peak learning rate (default: --lr)", numberOption)
     .option('--zero1', 'under wsi-vqa launch: shard the optimizer state over the ranks (ZeRO-1)')
     .option('--bucket-cap-mb <mb>', 'under wsi-vqa launch: size of the gradient buckets summed during the backward pass', numberOption, 25);
   // Stage 0 trains the compressor alone: no LLM.
   withModelOptions(command, { llmOptional: true });
   return command.action(async (flags: TrainFlags) => {
     const config = parseTrainConfig(
-      { stage: flags.stage, outputDir: flags.outputDir, batchSize: flags.batchSize, gradientAccumulationSteps: flags.gradientAccumulationSteps, epochs: flags.numEpochs, lr: flags.lr, saveEvery: flags.saveEvery, evalEvery: flags.evalEvery, seed: flags.seed },
+      { stage: flags.stage, outputDir: flags.outputDir, batchSize: flags.batchSize, gradientAccumulationSteps: flags.gradientAccumulationSteps, epochs: flags.numEpochs, lr: flags.lr, saveEvery: flags.saveEvery, evalEvery: flags.evalEvery, seed: flags.seed, trainCompressor: flags.trainCompressor, compressorLr: flags.compressorLr },
       'wsi-vqa train flags',
     );
     const samples = await readDataset(flags.dataPath, { featuresDir: flags.featuresDir });
@@ -77,7 +81,7 @@ export function registerTrainCommand(program: Command): Command {
       result = await train(task, new DataLoader<SlideLabelBatch>(samples, { ...loaderOptions, collate: slideLabelCollate(classes) }), config, trainOptions);
     } else {
       const model = await loadModel({ ...flags, device }, config.seed);
-      const task = new VqaTask(model, config.stage);
+      const task = new VqaTask(model, config.stage, { trainCompressor: config.trainCompressor ? { lrScale: (config.compressorLr ?? config.lr) / config.lr } : undefined });
       result = await train(task, new DataLoader<VqaBatch>(samples, { ...loaderOptions, collate: vqaCollate(model.tokenizer, model.imageTokens) }), config, trainOptions);
     }
     await group?.close();

@@ -70,6 +70,7 @@ export interface CompressorTaskOptions {
 }
 
 export class CompressorClassifierTask implements TrainTask<SlideLabelBatch> {
+  readonly countUnit = 'slides';
   readonly compressor: MoeCompressor;
   readonly classes: readonly string[];
   readonly head: ClassifierHead;

@@ -42,6 +42,8 @@ export interface StepContext {
 
 /** A trainable stage. */
 export interface TrainTask<Batch> {
+  /** What a loss counts, for progress and reports: `tokens` (answer tokens, the default) or `slides` (stage 0). */
+  readonly countUnit?: 'tokens' | 'slides';
   /** Only what this stage trains. */
   parameters(): TrainableParameter[];
   zeroGradients(): void;

@@ -97,7 +97,7 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
   }
   if (leader) await writeFile(metricsFile, history.map((m) => JSON.stringify(m)).join('\n') + (history.length ? '\n' : ''));
 
-  const progress = makeProgress(options.label ?? `stage ${config.stage}`, totalSteps, leader ? options.progress : 'none');
+  const progress = makeProgress(options.label ?? `stage ${config.stage}`, totalSteps, leader ? options.progress : 'none', task.countUnit);
   if (resumed) progress.log(`resumed from ${resumed.dir} at step ${state.step}`);
   let checkpoint = resumed?.dir ?? '';
   const save = async (name: string) => {
