@@ -94,7 +94,8 @@ export async function evaluateBenchmark(model: VqaModel, samples: readonly Sampl
         raw,
         correct: predicted === sample.answer,
       });
-      options.onQuestion?.(++done, total);
+      done++; // not inside the optional call below: its arguments are skipped when there is no callback
+      options.onQuestion?.(done, total);
       progress.update(done, variant);
     }
     predictions[variant] = list;
