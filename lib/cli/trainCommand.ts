@@ -55,7 +55,7 @@ export function registerTrainCommand(program: Command): Command {
     .option('--max-patches <n>', 'patches kept per slide, evenly spaced (SlideChat keeps 10 240)', integerOption)
     .option('--seed <n>', 'data order, noise and dropout', integerOption, 0)
     .option('--resume', 'continue from the last checkpoint in --output-dir')
-    .option('--train-compressor', 'stages 1 and 2: train the MoE compressor too (saved as compressor.safetensors in each checkpoint)')
+    .option('--train-compressor', 'stages 1 and 2: train the MoE compressor too (saved in each checkpoint as moe_best.pt, in TC-SSA layout)')
     .option('--compressor-lr <x>', "with --train-compressor: the compressor's peak learning rate (default: --lr)", numberOption)
     .option('--zero1', 'under wsi-vqa launch: shard the optimizer state over the ranks (ZeRO-1)')
     .option('--bucket-cap-mb <mb>', 'under wsi-vqa launch: size of the gradient buckets summed during the backward pass', numberOption, 25);

@@ -5,15 +5,15 @@
  * in both, as in the seed, unless `trainCompressor` is given (`--train-compressor`): then it
  * trains too, in training mode (gate noise, expert dropout), at its own learning rate, with the
  * gradient of the answers' loss. Weights are written as `projector.safetensors`, in stage 2
- * also `llm/` in Hugging Face layout, and a trained compressor as `compressor.safetensors` under
- * TC-SSA's names.
+ * also `llm/` in Hugging Face layout, and a trained compressor as TC-SSA's `moe_best.pt`.
  */
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { openQwen3Checkpoint } from '../model/checkpoint.js';
 import type { ProjectorWeights } from '../projector.js';
 import { loadProjector, saveProjector } from '../projectorState.js';
-import { loadCompressor, saveCompressor } from '../compressorState.js';
+import { loadCompressor } from '../compressorState.js';
+import { writeTorchStateDict } from '../io/torchSave.js';
 import { scale } from '../ops.js';
 import { fill } from '../qwen3Ops.js';
 import { Tensor } from '../tensor.js';
@@ -24,8 +24,8 @@ import type { VqaModel } from './vqaModel.js';
 
 export const PROJECTOR_FILE = 'projector.safetensors';
 export const LLM_DIR = 'llm';
-/** A compressor trained in stage 1 or 2, under TC-SSA's names. */
-export const TRAINED_COMPRESSOR_FILE = 'compressor.safetensors';
+/** A compressor trained in stage 1 or 2, as TC-SSA's `moe_best.pt`: `{'model_state_dict': {'compressor.<name>': tensor}}`, what its VQA model loads. */
+export const TRAINED_COMPRESSOR_FILE = 'moe_best.pt';
 
 /** Options of {@link VqaTask}. */
 export interface VqaTaskOptions {
@@ -110,7 +110,10 @@ export class VqaTask implements TrainTask<VqaBatch> {
   async saveWeights(dir: string): Promise<void> {
     await saveProjector(join(dir, PROJECTOR_FILE), this.model.projector);
     if (this.stage === 2) await this.model.llm.save(join(dir, LLM_DIR), { copyFrom: this.model.llmPath });
-    if (this.#compressorGrads) await saveCompressor(join(dir, TRAINED_COMPRESSOR_FILE), this.model.compressor);
+    if (this.#compressorGrads) {
+      const named = new Map([...this.model.compressor.params].map(([name, value]) => [`compressor.${name}`, value]));
+      await writeTorchStateDict(join(dir, TRAINED_COMPRESSOR_FILE), named, { outer: 'model_state_dict' });
+    }
   }
 
   async loadWeights(dir: string): Promise<void> {
