@@ -86,7 +86,7 @@ export function registerTrainCommand(program: Command): Command {
     }
     await group?.close();
     if (group && group.rank !== 0) return;
-    await writeFile(join(config.outputDir, 'report.html'), renderReport(`wsi-vqa stage ${config.stage}`, [trainingSection(`Stage ${config.stage}`, result)]));
+    await writeFile(join(config.outputDir, 'report.html'), renderReport(`wsi-vqa stage ${config.stage}`, [trainingSection(`Stage ${config.stage}`, result, { unit: config.stage === 0 ? 'slides' : 'tokens' })]));
     process.stderr.write(`stage ${config.stage}: ${result.steps} steps; checkpoint ${result.checkpoint}; report ${join(config.outputDir, 'report.html')}\n`);
   });
 }

@@ -21,7 +21,7 @@ export const HEAD_HIDDEN = 512;
 export const HEAD_DROPOUT = 0.3;
 
 /** What a training forward keeps for the backward. */
-interface HeadSaved {
+export interface HeadSaved {
   pooled: Tensor;
   normed?: Tensor;
   norm?: { mean: Tensor; rstd: Tensor };
