@@ -11,7 +11,7 @@ export interface ReportSection {
 /** A table cell: numbers (and numbers with units, "87.5 % (56/64; …)") right-aligned, text left. */
 function cell(value: string | number): string {
   const text = typeof value === 'number' ? (Number.isInteger(value) ? String(value) : value.toFixed(4)) : value;
-  const numeric = typeof value === 'number' || /^[\d.–-]/.test(value);
+  const numeric = typeof value === 'number' || /^-?[\d.]+( %)?( \(.*)?$/.test(value);
   return `<td${numeric ? ' class="num"' : ''}>${escapeXml(text)}</td>`;
 }
 
