@@ -68,8 +68,9 @@ const SIZES = {
 };
 /** Patches per synthetic slide: few, so the compressor's share of the time stays small. */
 const PATCHES: [number, number] = [24, 64];
-/** Learning rates: stage 0, 1, 2, and the compressor's own in stages 1–2 when it trains. */
+/** Peak learning rates of stages 0, 1 and 2. */
 const LR = [1e-3, 2e-3, 5e-3] as const;
+/** The compressor's own peak learning rate in stages 1–2 when it trains (TC-SSA's stage-0 rate). */
 export const COMPRESSOR_LR = 1e-4;
 const BATCH = 8;
 
