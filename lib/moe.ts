@@ -22,9 +22,9 @@ export interface StateRecord {
 export interface MoeCompressorOptions {
   /** Slots each patch is routed to (1 for older checkpoints). Default 2. */
   topK?: number;
-  /** σ of the Gaussian noise on the gate logits in training. Default 1. */
+  /** σ of the Gaussian noise on the gate logits in training. Default 0.1 (TC-SSA's). */
   noise?: number;
-  /** Dropout after the experts' GELU in training. Default 0.1. */
+  /** Dropout after the experts' GELU in training. Default 0.25 (TC-SSA's). */
   dropout?: number;
   /** LayerNorm epsilon. Default 1e-5 (PyTorch's). */
   eps?: number;
@@ -54,6 +54,8 @@ export interface ExpertActivations {
 /** What a forward keeps for its backward; owned by the compressor until backward or dispose. */
 export interface CompressSaved {
   x: Tensor;
+  /** The gate's logits (N, K) before the noise: for losses on them (a router z-loss). */
+  logits: Tensor;
   offsets: Tensor;
   probs: Tensor;
   slotLoad: Tensor;
@@ -104,8 +106,8 @@ export class MoeCompressor {
       }
     }
     this.topK = options.topK ?? 2;
-    this.noise = options.noise ?? 1;
-    this.dropoutP = options.dropout ?? 0.1;
+    this.noise = options.noise ?? 0.1;
+    this.dropoutP = options.dropout ?? 0.25;
     this.eps = options.eps ?? 1e-5;
   }
 
@@ -154,7 +156,7 @@ export class MoeCompressor {
     const logits = matmul(x, this.#p(KEY.gateWeight), { transB: true, bias: this.#p(KEY.gateBias), out: f32([n, k]) });
     const probs = f32([n, k]), weights = f32([n, k]), slotLoad = f32([k]), slotProb = f32([k]), aux = f32([1]);
     runOp('moe_route', { probs, weights, slotLoad, slotProb, auxLoss: aux, logits, topK: this.topK, noise: training ? this.noise : 0, seed });
-    logits.dispose();
+    if (!training) logits.dispose();
     slotProb.dispose();
     const slots = f32([k, slides, width]), denom = f32([k, slides]);
     runOp('moe_slot_mean', { slots, denom, x, weights, offsets: offsetsTensor });
@@ -188,15 +190,17 @@ export class MoeCompressor {
       for (const t of [offsetsTensor, probs, weights, slotLoad, slots, denom]) t.dispose();
       return { out, auxLoss };
     }
-    return { out, auxLoss, saved: { x, offsets: offsetsTensor, probs, slotLoad, weights, slots, denom, experts, seed, training } };
+    return { out, auxLoss, saved: { x, logits, offsets: offsetsTensor, probs, slotLoad, weights, slots, denom, experts, seed, training } };
   }
 
   /**
    * Backward of a training forward: dOut (S, K, D) and the gradient of the auxiliary loss
    * (its weight in the total loss). Parameter gradients accumulate (+=) into `grads` (by
    * parameter name, zeros created when missing); returns dx (N, D) f32. Disposes `saved`.
+   * `dLogits` (N, K), when given, is the gradient of further losses on the gate's logits (e.g.
+   * per-slide routing losses computed by the caller from `saved.probs` and `saved.logits`).
    */
-  backward(saved: CompressSaved, dOut: Tensor, auxGrad: number, grads: Map<string, Tensor>): Tensor {
+  backward(saved: CompressSaved, dOut: Tensor, auxGrad: number, grads: Map<string, Tensor>, dLogits?: Tensor): Tensor {
     const [slides, k, width] = dOut.shape;
     const device = dOut.device;
     const grad = (name: string): Tensor => {
@@ -224,11 +228,12 @@ export class MoeCompressor {
     const dx = Tensor.empty([n, width], { device });
     const dWeights = Tensor.empty([n, k], { device });
     runOp('moe_slot_mean_backward', { dx, dweights: dWeights, dslots: dz, slots: saved.slots, denom: saved.denom, x: saved.x, weights: saved.weights, offsets: saved.offsets });
-    const dLogits = Tensor.empty([n, k], { device });
-    runOp('moe_route_backward', { dlogits: dLogits, probs: saved.probs, dweights: dWeights, slotLoad: saved.slotLoad, topK: this.topK, auxGrad });
-    const gate = linearBackward(saved.x, this.#p(KEY.gateWeight), dLogits, { bias: true, accumulateInto: { dWeight: grad(KEY.gateWeight), dBias: grad(KEY.gateBias) } });
+    const dGate = Tensor.empty([n, k], { device });
+    runOp('moe_route_backward', { dlogits: dGate, probs: saved.probs, dweights: dWeights, slotLoad: saved.slotLoad, topK: this.topK, auxGrad });
+    if (dLogits) add(dGate, dLogits, { out: dGate });
+    const gate = linearBackward(saved.x, this.#p(KEY.gateWeight), dGate, { bias: true, accumulateInto: { dWeight: grad(KEY.gateWeight), dBias: grad(KEY.gateBias) } });
     add(dx, gate.dx, { out: dx });
-    for (const t of [dz, dWeights, dLogits, gate.dx, saved.offsets, saved.probs, saved.slotLoad, saved.weights, saved.slots, saved.denom]) t.dispose();
+    for (const t of [dz, dWeights, dGate, gate.dx, saved.logits, saved.offsets, saved.probs, saved.slotLoad, saved.weights, saved.slots, saved.denom]) t.dispose();
     return dx;
   }
 

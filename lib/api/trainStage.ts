@@ -23,7 +23,7 @@ import { checkStageData, slideClasses } from '../train/stageData.js';
 import { type TrainResult, train } from '../train/trainer.js';
 import { vqaCollate } from '../vqa/batches.js';
 import { VqaModel } from '../vqa/vqaModel.js';
-import { LLM_DIR, PROJECTOR_FILE, VqaTask } from '../vqa/vqaTask.js';
+import { LLM_DIR, PROJECTOR_FILE, TRAINED_COMPRESSOR_FILE, VqaTask } from '../vqa/vqaTask.js';
 
 /** Where a stage's samples come from. */
 export interface DataFileOptions {
@@ -84,7 +84,7 @@ export interface CompressorStageResult extends StageResult {
 /** Stage 1's or 2's result: the files the next stage or an evaluation takes. */
 export interface VqaStageResult extends StageResult {
   stage: 1 | 2;
-  /** The compressor the stage used (undefined when it was random). */
+  /** The compressor to use next: the one trained with `trainCompressor`, else the one the stage used (undefined when it was random). */
   compressorPath?: string;
   /** The trained projector. */
   projectorPath: string;
@@ -136,7 +136,7 @@ export async function trainStage(options: TrainStageOptions): Promise<TrainStage
     outputs = { stage: 0, compressorPath: join(result.checkpoint, COMPRESSOR_FILE) };
   } else {
     const model = await VqaModel.load({ llmPath: run.llmPath!, compressorPath: run.compressorPath, projectorPath: run.projectorPath, device, seed: config.seed });
-    const task = new VqaTask(model, config.stage);
+    const task = new VqaTask(model, config.stage, { trainCompressor: config.trainCompressor ? { lrScale: (config.compressorLr ?? config.lr) / config.lr } : undefined });
     try {
       result = await train(task, new DataLoader<VqaBatch>(samples, { ...loaderOptions, collate: vqaCollate(model.tokenizer, model.imageTokens) }), config, trainOptions);
     } finally {
@@ -145,13 +145,13 @@ export async function trainStage(options: TrainStageOptions): Promise<TrainStage
     }
     outputs = {
       stage: config.stage,
-      compressorPath: run.compressorPath,
+      compressorPath: config.trainCompressor ? join(result.checkpoint, TRAINED_COMPRESSOR_FILE) : run.compressorPath,
       projectorPath: join(result.checkpoint, PROJECTOR_FILE),
       llmPath: config.stage === 2 ? join(result.checkpoint, LLM_DIR) : run.llmPath!,
     };
   }
   await group?.close();
   const reportPath = join(config.outputDir, 'report.html');
-  if (!group || group.rank === 0) await writeFile(reportPath, renderReport(`wsi-vqa stage ${config.stage}`, [trainingSection(`Stage ${config.stage}`, result)]));
+  if (!group || group.rank === 0) await writeFile(reportPath, renderReport(`wsi-vqa stage ${config.stage}`, [trainingSection(`Stage ${config.stage}`, result, { unit: config.stage === 0 ? 'slides' : 'tokens' })]));
   return { ...result, rank: group?.rank ?? 0, reportPath, ...outputs };
 }

@@ -12,10 +12,12 @@ export function registerDemoCommand(program: Command): Command {
     .description('make synthetic slides and a tiny Qwen3, train stages 0 → 1 → 2, evaluate against the majority, blind and shuffled-slide baselines, and write a report')
     .option('--out <dir>', 'output folder (default: a new temporary folder)')
     .option('--quick', 'a smaller run of the same pipeline (as the tests run it)')
-    .option('--json', 'print {accuracy, majorityBaseline, blindAccuracy, shuffledAccuracy, seconds, out} as JSON')
-    .action(async (options: { out?: string; quick?: boolean; json?: boolean }) => {
+    .option('--train-compressor', 'train the compressor in stages 1 and 2 too (frozen after stage 0 by default)')
+    .option('--keep-optimizer-states', "keep each stage's optimizer state (to resume it); dropped by default")
+    .option('--json', 'print {accuracy, majorityBaseline, blindAccuracy, shuffledAccuracy, categories, trainCompressor, seconds, out} as JSON')
+    .action(async (options: { out?: string; quick?: boolean; json?: boolean; trainCompressor?: boolean; keepOptimizerStates?: boolean }) => {
       const out = options.out ?? mkdtempSync(join(tmpdir(), 'wsi-vqa-demo-'));
-      const summary = await runDemo({ out, quick: options.quick });
+      const summary = await runDemo({ out, quick: options.quick, trainCompressor: options.trainCompressor, keepOptimizerStates: options.keepOptimizerStates });
       if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     });
 }

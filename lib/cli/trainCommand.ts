@@ -22,6 +22,8 @@ interface TrainFlags extends ModelFlags {
   maxPatches?: number;
   zero1?: boolean;
   bucketCapMb: number;
+  trainCompressor?: boolean;
+  compressorLr?: number;
 }
 
 function stageOption(value: string): number {
@@ -47,6 +49,8 @@ export function registerTrainCommand(program: Command): Command {
     .option('--seed <n>', 'data order, noise and dropout', integerOption, 0)
     .option('--resume', 'continue from the newest good checkpoint in --output-dir, if this run wrote it')
     .option('--resume-anyway', "with --resume: continue the checkpoint even if another run (other settings, data or model) wrote it")
+    .option('--train-compressor', 'stages 1 and 2: train the MoE compressor too (saved in each checkpoint as moe_best.pt, in TC-SSA layout)')
+    .option('--compressor-lr <x>', "with --train-compressor: the compressor's peak learning rate (default: --lr)", positiveNumberOption)
     .option('--zero1', 'under wsi-vqa launch: shard the optimizer state over the ranks (ZeRO-1)')
     .option('--bucket-cap-mb <mb>', 'under wsi-vqa launch: size of the gradient buckets summed during the backward pass', positiveNumberOption, 25);
   // Stage 0 trains the compressor alone: no LLM.
@@ -70,6 +74,8 @@ export function registerTrainCommand(program: Command): Command {
       ...modelSources(flags),
       resume: flags.resume,
       resumeAnyway: flags.resumeAnyway,
+      trainCompressor: flags.trainCompressor,
+      compressorLr: flags.compressorLr,
       stop: stopping.signal,
       zero1: flags.zero1,
       bucketCapMb: flags.bucketCapMb,

@@ -132,7 +132,8 @@ export async function makeSyntheticDataset(dir: string, options: SynthOptions = 
         id: `${slide.id}-${attribute.name}`,
         image: [featurePath(slide)],
         conversations: [
-          { from: 'human', value: multipleChoicePrompt(attribute.question, choices.map((c, i) => `${choiceLetter(i)}) ${c}`)) },
+          // The benchmark's layout, built from the plain choices (they are labelled there, once).
+          { from: 'human', value: multipleChoicePrompt(attribute.question, choices) },
           { from: 'gpt', value: answer },
         ],
       };

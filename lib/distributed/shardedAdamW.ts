@@ -13,7 +13,6 @@
 import { readSafetensors } from '../io/safetensors.js';
 import { stateTensor } from '../io/stateDict.js';
 import type { StoredTensor } from '../io/storedTensor.js';
-import type { DType } from '../native.js';
 import { scale } from '../ops.js';
 import { type AdamwHyper, type AdamwState, adamw, globalGradNorm } from '../qwen3Ops.js';
 import { Tensor } from '../tensor.js';
@@ -38,9 +37,13 @@ export class ShardedAdamW implements TrainOptimizer {
       });
       return new Partition(group, members, buffers);
     });
-    const byDtype = new Map<DType, TrainableParameter[]>();
-    for (const p of loose.values()) byDtype.set(p.value.dtype, [...(byDtype.get(p.value.dtype) ?? []), p]);
-    for (const members of byDtype.values()) this.#partitions.push(new Partition(group, members));
+    // One buffer per dtype and learning rate.
+    const byKind = new Map<string, TrainableParameter[]>();
+    for (const p of loose.values()) {
+      const kind = `${p.value.dtype} ${p.lrScale ?? 1}`;
+      byKind.set(kind, [...(byKind.get(kind) ?? []), p]);
+    }
+    for (const members of byKind.values()) this.#partitions.push(new Partition(group, members));
   }
 
   /** Nothing: the reduce-scatter waits for the whole backward (it does not overlap it yet). */
@@ -151,7 +154,8 @@ class Partition {
   }
 
   step(hyper: AdamwHyper): void {
-    for (const region of [this.#mine, this.#tail]) if (region) adamw(region.value, region.grad, region.state, hyper);
+    const lrScale = this.#members[0].param.lrScale ?? 1; // the same for every member (see the constructor)
+    for (const region of [this.#mine, this.#tail]) if (region) adamw(region.value, region.grad, region.state, { ...hyper, lr: hyper.lr * lrScale });
     if (this.#body) this.#group.allGather(this.#mine!.value, this.#body.value);
     if (this.#copies) for (const { param, views } of this.#members) scale(views!.value, 1, { out: param.value });
   }

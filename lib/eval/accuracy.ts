@@ -17,12 +17,14 @@ export interface Accuracy {
   low: number;
   high: number;
   questions: number;
+  /** Questions answered right. */
+  correct: number;
 }
 
 /** The share correct and its 95 % percentile bootstrap interval (`resamples` draws, seeded). */
 export function accuracyWithInterval(correct: readonly boolean[], options: { resamples?: number; seed?: number } = {}): Accuracy {
   const n = correct.length;
-  if (n === 0) return { accuracy: NaN, low: NaN, high: NaN, questions: 0 };
+  if (n === 0) return { accuracy: NaN, low: NaN, high: NaN, questions: 0, correct: 0 };
   const right = correct.filter(Boolean).length;
   const resamples = options.resamples ?? 2000;
   const random = seededRandom(options.seed ?? 0, n);
@@ -31,7 +33,7 @@ export function accuracyWithInterval(correct: readonly boolean[], options: { res
     for (let i = 0; i < n; i++) if (correct[Math.floor(random() * n)]) hits++;
     return hits / n;
   }).sort();
-  return { accuracy: right / n, low: draws[Math.floor(0.025 * (resamples - 1))], high: draws[Math.ceil(0.975 * (resamples - 1))], questions: n };
+  return { accuracy: right / n, low: draws[Math.floor(0.025 * (resamples - 1))], high: draws[Math.ceil(0.975 * (resamples - 1))], questions: n, correct: right };
 }
 
 /** Accuracy overall and by category. */
@@ -42,16 +44,38 @@ export interface AccuracyBreakdown {
 }
 
 export function accuracyBreakdown(answers: readonly GradedAnswer[], options: { resamples?: number; seed?: number } = {}): AccuracyBreakdown {
-  const groups = (key: 'broadCategory' | 'narrowCategory') => {
-    const byName = new Map<string, boolean[]>();
-    for (const a of answers) {
-      const name = a[key];
-      if (name === undefined) continue;
-      byName.set(name, [...(byName.get(name) ?? []), a.correct]);
-    }
-    return Object.fromEntries([...byName].sort(([a], [b]) => a.localeCompare(b)).map(([name, c]) => [name, accuracyWithInterval(c, options)]));
+  const score = (group: readonly GradedAnswer[]) => accuracyWithInterval(group.map((a) => a.correct), options);
+  return { overall: score(answers), broad: mapGroups(answers, 'broadCategory', score), narrow: mapGroups(answers, 'narrowCategory', score) };
+}
+
+/** `f` of each group of items with the same category under `key`, by name in order. */
+function mapGroups<T extends Pick<GradedAnswer, 'broadCategory' | 'narrowCategory'>, R>(items: readonly T[], key: 'broadCategory' | 'narrowCategory', f: (group: T[]) => R): Record<string, R> {
+  const byName = new Map<string, T[]>();
+  for (const item of items) {
+    const name = item[key];
+    if (name !== undefined) byName.set(name, [...(byName.get(name) ?? []), item]);
+  }
+  return Object.fromEntries([...byName].sort(([a], [b]) => a.localeCompare(b)).map(([name, group]) => [name, f(group)]));
+}
+
+/** The majority baseline of every group: its own most frequent answer letter, and that letter's accuracy with an interval. */
+export interface MajorityBreakdown {
+  letters: { overall: string; broad: Record<string, string>; narrow: Record<string, string> };
+  breakdown: AccuracyBreakdown;
+}
+
+/** {@link majorityLetter} overall and per category, each scored like a model's answers. */
+export function majorityBreakdown(answers: readonly (Omit<GradedAnswer, 'correct'> & { answer: string })[], options: { resamples?: number; seed?: number } = {}): MajorityBreakdown {
+  const rule = (group: readonly { answer: string }[]) => {
+    const { letter } = majorityLetter(group.map((a) => a.answer));
+    return { letter, accuracy: accuracyWithInterval(group.map((a) => a.answer === letter), options) };
   };
-  return { overall: accuracyWithInterval(answers.map((a) => a.correct), options), broad: groups('broadCategory'), narrow: groups('narrowCategory') };
+  const [overall, broad, narrow] = [rule(answers), mapGroups(answers, 'broadCategory', rule), mapGroups(answers, 'narrowCategory', rule)];
+  const pick = <K extends 'letter' | 'accuracy'>(groups: Record<string, ReturnType<typeof rule>>, k: K) => Object.fromEntries(Object.entries(groups).map(([name, g]) => [name, g[k]]));
+  return {
+    letters: { overall: overall.letter, broad: pick(broad, 'letter'), narrow: pick(narrow, 'letter') },
+    breakdown: { overall: overall.accuracy, broad: pick(broad, 'accuracy'), narrow: pick(narrow, 'accuracy') },
+  };
 }
 
 /** The letter that is most often correct, and the accuracy of always answering it. */

@@ -13,7 +13,9 @@ import { type SlideFeatures, readSlideFeatures } from '../io/features.js';
 import { seededRandom, shuffleInPlace } from '../random.js';
 import { barChart } from '../report/svg.js';
 import type { VqaModel } from '../vqa/vqaModel.js';
-import { type Accuracy, type AccuracyBreakdown, accuracyBreakdown, majorityLetter } from './accuracy.js';
+import type { ProgressMode } from '../train/progress.js';
+import { type Accuracy, type AccuracyBreakdown, type MajorityBreakdown, accuracyBreakdown, majorityBreakdown } from './accuracy.js';
+import { questionProgress } from './progress.js';
 import { answerLetter } from './answerLetter.js';
 
 /** How an answer is read: the most likely choice letter, or the letter in a greedy generated reply. */
@@ -42,7 +44,10 @@ export interface BenchmarkResult {
   mode: EvalMode;
   predictions: Partial<Record<EvalVariant, Prediction[]>>;
   breakdown: Partial<Record<EvalVariant, AccuracyBreakdown>>;
-  majority: { letter: string; accuracy: number };
+  /** Always answering the most frequent letter: overall (`letter`, `accuracy`), and per category that category's own letter. */
+  majority: { letter: string; accuracy: number } & MajorityBreakdown;
+  /** The accuracy of guessing: the mean over questions of 1 / their number of choices. */
+  chance: number;
 }
 
 export interface EvaluateOptions {
@@ -54,6 +59,8 @@ export interface EvaluateOptions {
   cache?: FeatureCache;
   /** Called after each answered question. */
   onQuestion?: (done: number, total: number) => void;
+  /** A progress bar (or lines) over the questions of every variant. Default: none. */
+  progress?: ProgressMode;
 }
 
 /** Answers every closed question of `samples` with each variant. */
@@ -65,6 +72,7 @@ export async function evaluateBenchmark(model: VqaModel, samples: readonly Sampl
   const read = (sample: Sample): Promise<SlideFeatures> => readSlideFeatures(sample.features[0].path, { maxPatches: options.maxPatches, cache: options.cache });
   const partner = shuffledPartners(closed, options.seed ?? 0);
   const total = closed.length * variants.length;
+  const progress = questionProgress(total, options.progress ?? 'none');
   let done = 0;
   const predictions: BenchmarkResult['predictions'] = {};
   for (const variant of variants) {
@@ -86,13 +94,18 @@ export async function evaluateBenchmark(model: VqaModel, samples: readonly Sampl
         raw,
         correct: predicted === sample.answer,
       });
-      options.onQuestion?.(++done, total);
+      done++; // not inside the optional call below: its arguments are skipped when there is no callback
+      options.onQuestion?.(done, total);
+      progress.update(done, variant);
     }
     predictions[variant] = list;
   }
+  progress.stop();
   const breakdown: BenchmarkResult['breakdown'] = {};
   for (const [variant, list] of Object.entries(predictions) as [EvalVariant, Prediction[]][]) breakdown[variant] = accuracyBreakdown(list, { seed: options.seed });
-  return { mode, predictions, breakdown, majority: majorityLetter(closed.map((s) => s.answer!)) };
+  const majority = majorityBreakdown(closed.map((s) => ({ answer: s.answer!, broadCategory: s.broadCategory, narrowCategory: s.narrowCategory })), { seed: options.seed });
+  const chance = closed.reduce((sum, s) => sum + 1 / s.choices!.length, 0) / closed.length;
+  return { mode, predictions, breakdown, majority: { letter: majority.letters.overall, accuracy: majority.breakdown.overall.accuracy, ...majority }, chance };
 }
 
 function answerOne(model: VqaModel, sample: Sample, slide: Pick<SlideFeatures, 'features' | 'patches'>, mode: EvalMode, blind: boolean): { predicted: string | null; raw: string } {
@@ -118,28 +131,35 @@ function shuffledPartners(samples: readonly Sample[], seed: number): number[] {
 /** Writes `results.json`, `summary.csv` and `accuracy.svg` into `dir`. */
 export async function writeBenchmarkResult(dir: string, result: BenchmarkResult): Promise<void> {
   await writeFile(join(dir, 'results.json'), `${JSON.stringify(result, null, 1)}\n`);
-  const rows: string[] = ['variant,group,name,accuracy,ci_low,ci_high,questions'];
-  for (const [variant, b] of Object.entries(result.breakdown) as [EvalVariant, AccuracyBreakdown][]) {
-    const line = (group: string, name: string, a: Accuracy) => rows.push([variant, group, JSON.stringify(name), a.accuracy, a.low, a.high, a.questions].join(','));
+  const rows: string[] = ['variant,group,name,accuracy,ci_low,ci_high,correct,questions,majority_letter'];
+  const variants: [string, AccuracyBreakdown][] = [...(Object.entries(result.breakdown) as [EvalVariant, AccuracyBreakdown][]), ['majority', result.majority.breakdown]];
+  for (const [variant, b] of variants) {
+    const letters = result.majority.letters;
+    const line = (group: 'overall' | 'broad' | 'narrow', name: string, a: Accuracy) => {
+      const letter = variant !== 'majority' ? '' : group === 'overall' ? letters.overall : letters[group][name];
+      rows.push([variant, group, JSON.stringify(name), a.accuracy, a.low, a.high, a.correct, a.questions, letter].join(','));
+    };
     line('overall', 'all', b.overall);
     for (const [name, a] of Object.entries(b.broad)) line('broad', name, a);
     for (const [name, a] of Object.entries(b.narrow)) line('narrow', name, a);
   }
-  rows.push(['majority', 'overall', JSON.stringify(`always ${result.majority.letter}`), result.majority.accuracy, '', '', ''].join(','));
   await writeFile(join(dir, 'summary.csv'), `${rows.join('\n')}\n`);
   await writeFile(join(dir, 'accuracy.svg'), `${accuracyChart(result)}\n`);
 }
 
-/** Per narrow category and overall: each variant's accuracy with its interval, and the majority baseline. */
+/** Per narrow category and overall: each variant's accuracy with its interval, the majority baseline (each category's own letter), and chance. */
 export function accuracyChart(result: BenchmarkResult): string {
   const model = result.breakdown.model ?? Object.values(result.breakdown)[0]!;
   const categories = ['overall', ...Object.keys(model.narrow)];
   const pick = (b: AccuracyBreakdown, c: string) => (c === 'overall' ? b.overall : b.narrow[c]);
-  const series: { name: string; values: number[]; intervals: [number, number][] }[] = (Object.entries(result.breakdown) as [EvalVariant, AccuracyBreakdown][]).map(([variant, b]) => ({
-    name: variant,
+  const variants: [string, AccuracyBreakdown][] = [...(Object.entries(result.breakdown) as [EvalVariant, AccuracyBreakdown][]), ['majority letter', result.majority.breakdown]];
+  const series = variants.map(([name, b]) => ({
+    name,
     values: categories.map((c) => pick(b, c)?.accuracy ?? NaN),
     intervals: categories.map((c): [number, number] => [pick(b, c)?.low ?? NaN, pick(b, c)?.high ?? NaN]),
   }));
-  series.push({ name: `majority (${result.majority.letter})`, values: categories.map((c) => (c === 'overall' ? result.majority.accuracy : NaN)), intervals: [] });
-  return barChart(`Accuracy (${result.mode}), 95 % bootstrap intervals`, categories, series);
+  return barChart(`Accuracy on held-out questions (${result.mode}), 95 % bootstrap intervals`, categories, series, {
+    axis: 'questions answered right',
+    references: [{ value: result.chance, label: `chance (${(100 * result.chance).toFixed(0)} %)` }],
+  });
 }

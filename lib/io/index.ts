@@ -6,6 +6,7 @@ export { readFeatureCsv } from './featureCsv.js';
 export { readH5Datasets } from './h5.js';
 export { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16 } from '../dtype.js';
 export { readNpy } from './npy.js';
+export { writeTorchStateDict } from './torchSave.js';
 export { SET_STATE, unpickle } from './pickle.js';
 export type { PickleAllowList, PickleFactory, UnpickleOptions } from './pickle.js';
 export { openSafetensors, readSafetensors, writeSafetensors } from './safetensors.js';

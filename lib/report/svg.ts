@@ -40,15 +40,35 @@ export function lineChart(title: string, series: { name: string; points: [number
   ]);
 }
 
-/** Grouped horizontal bars: one group per category, one bar per series (values in [0, 1], with optional intervals). */
-export function barChart(title: string, categories: string[], series: { name: string; values: number[]; intervals?: [number, number][] }[]): string {
-  const barHeight = 12;
+/** Options of {@link barChart}. */
+export interface BarChartOptions {
+  /** The value axis's label. */
+  axis?: string;
+  /** Values shown as percentages (0.25 → "25 %") on the bars and the axis. Default true. */
+  percent?: boolean;
+  /** Dashed vertical lines across the plot with a label, e.g. chance at 0.25. */
+  references?: { value: number; label: string }[];
+}
+
+/**
+ * Grouped horizontal bars: one group per category, one bar per series (values in [0, 1], with
+ * optional intervals), each bar labelled with its value. The light grid lies under the bars.
+ */
+export function barChart(title: string, categories: string[], series: { name: string; values: number[]; intervals?: [number, number][] }[], options: BarChartOptions = {}): string {
+  const percent = options.percent ?? true;
+  const format = (v: number) => (percent ? `${(100 * v).toFixed(1)} %` : v.toFixed(3));
+  const barHeight = 14;
   const groupHeight = barHeight * series.length + 10;
   const left = 180;
+  const right = WIDTH - MARGIN.right - 44; // room for the value of a full bar
   const plotBottom = MARGIN.top + categories.length * groupHeight;
-  const height = plotBottom + 30 + 14 * Math.ceil(series.length / 2);
-  const px = (v: number) => left + Math.max(0, Math.min(1, v)) * (WIDTH - left - MARGIN.right);
+  const axisLabelY = plotBottom + 30;
+  const height = axisLabelY + 16 + 14 * Math.ceil((series.length + (options.references?.length ?? 0)) / 2);
+  const px = (v: number) => left + Math.max(0, Math.min(1, v)) * (right - left);
   const parts: string[] = [];
+  for (const f of [0, 0.25, 0.5, 0.75, 1]) {
+    parts.push(`<line x1="${px(f)}" x2="${px(f)}" y1="${MARGIN.top - 4}" y2="${plotBottom}" stroke="#eee"/><text x="${px(f)}" y="${plotBottom + 14}" text-anchor="middle">${percent ? `${100 * f} %` : f}</text>`);
+  }
   categories.forEach((category, c) => {
     const y0 = MARGIN.top + c * groupHeight;
     parts.push(`<text x="${left - 6}" y="${y0 + (barHeight * series.length) / 2 + 4}" text-anchor="end">${escapeXml(category)}</text>`);
@@ -56,16 +76,20 @@ export function barChart(title: string, categories: string[], series: { name: st
       const y = y0 + i * barHeight;
       const v = s.values[c];
       if (!Number.isFinite(v)) return;
-      parts.push(`<rect x="${left}" y="${y}" width="${(px(v) - left).toFixed(1)}" height="${barHeight - 2}" fill="${COLORS[i % COLORS.length]}"><title>${escapeXml(`${s.name}: ${v.toFixed(3)}`)}</title></rect>`);
+      parts.push(`<rect x="${left}" y="${y}" width="${(px(v) - left).toFixed(1)}" height="${barHeight - 2}" fill="${COLORS[i % COLORS.length]}"><title>${escapeXml(`${s.name}: ${format(v)}`)}</title></rect>`);
       const interval = s.intervals?.[c];
-      if (interval) parts.push(`<line x1="${px(interval[0])}" x2="${px(interval[1])}" y1="${y + barHeight / 2 - 1}" y2="${y + barHeight / 2 - 1}" stroke="#000"/>`);
+      if (interval && Number.isFinite(interval[0])) parts.push(`<line x1="${px(interval[0])}" x2="${px(interval[1])}" y1="${y + barHeight / 2 - 1}" y2="${y + barHeight / 2 - 1}" stroke="#000"/>`);
+      const labelX = Math.max(px(v), interval && Number.isFinite(interval[1]) ? px(interval[1]) : 0) + 3;
+      parts.push(`<text x="${labelX.toFixed(1)}" y="${y + barHeight - 4}" font-size="10">${format(v)}</text>`);
     });
   });
-  for (const f of [0, 0.25, 0.5, 0.75, 1]) parts.push(`<line x1="${px(f)}" x2="${px(f)}" y1="${MARGIN.top - 4}" y2="${plotBottom}" stroke="#ccc"/><text x="${px(f)}" y="${plotBottom + 14}" text-anchor="middle">${f}</text>`);
-  // The legend: two entries per line under the axis, so long names fit.
-  series.forEach((s, i) => {
-    const [x, y] = [MARGIN.left + (i % 2) * 220, plotBottom + 24 + 14 * Math.floor(i / 2)];
-    parts.push(`<rect x="${x}" y="${y}" width="10" height="10" fill="${COLORS[i % COLORS.length]}"/><text x="${x + 14}" y="${y + 9}">${escapeXml(s.name)}</text>`);
+  for (const r of options.references ?? []) parts.push(`<line x1="${px(r.value)}" x2="${px(r.value)}" y1="${MARGIN.top - 4}" y2="${plotBottom}" stroke="#555" stroke-dasharray="4 3"/>`);
+  if (options.axis) parts.push(`<text x="${(left + right) / 2}" y="${axisLabelY}" text-anchor="middle">${escapeXml(options.axis)}</text>`);
+  // The legend: two entries per line under the axis label, so long names fit.
+  const legend = [...series.map((s, i) => ({ name: s.name, mark: `<rect width="10" height="10" fill="${COLORS[i % COLORS.length]}"/>` })), ...(options.references ?? []).map((r) => ({ name: r.label, mark: '<line x1="5" x2="5" y1="-1" y2="11" stroke="#555" stroke-dasharray="4 3"/>' }))];
+  legend.forEach((entry, i) => {
+    const [x, y] = [MARGIN.left + (i % 2) * 240, axisLabelY + 10 + 14 * Math.floor(i / 2)];
+    parts.push(`<g transform="translate(${x} ${y})">${entry.mark}<text x="14" y="9">${escapeXml(entry.name)}</text></g>`);
   });
   return svg(title, parts, height);
 }

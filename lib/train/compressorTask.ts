@@ -1,22 +1,25 @@
 /**
- * Stage 0: pretraining the MoE compressor on slide labels, as TC-SSA does. Each
- * slide's K slot tokens are averaged and classified by a linear head (no bias); the loss is the
- * cross-entropy summed over slides plus `auxWeight` × the load-balancing loss per slide. The
- * compressor runs in training mode: gate noise and expert dropout, seeded by the step.
+ * Stage 0: pretraining the MoE compressor on slide labels, as TC-SSA trains it by
+ * default: each slide's K slot tokens are averaged and classified by TC-SSA's head (LayerNorm →
+ * MLP); the loss per slide is the cross-entropy plus `auxWeight` × its routing losses
+ * (balance + entropy + z-loss, lib/train/routerLosses.ts), summed over slides. The compressor
+ * runs in training mode: gate noise and expert dropout, seeded by the step. The seed's recipe
+ * (a linear head, the Switch term over the whole batch) stays available as options.
  */
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { loadCompressor, saveCompressor } from '../compressorState.js';
-import { linearCrossEntropy } from '../crossEntropy.js';
 import type { LoadedSample } from '../data/loader.js';
 import { FormatError } from '../errors.js';
 import { readStateDict, stateTensor, writeStateDict } from '../io/stateDict.js';
 import type { MoeCompressor } from '../moe.js';
+import type { Device } from '../native.js';
 import { matmul, runOp, scale } from '../ops.js';
 import { fill } from '../qwen3Ops.js';
-import { mulberry32, normalSamples } from '../random.js';
 import { Tensor } from '../tensor.js';
+import { ClassifierHead, type HeadKind, crossEntropyOnHost, headShapes } from './classifierHead.js';
+import { TC_SSA_ROUTER_LOSS, routerLosses } from './routerLosses.js';
 import type { StepContext, TrainTask, TrainableParameter } from './task.js';
 
 export const COMPRESSOR_FILE = 'compressor.safetensors';
@@ -53,20 +56,27 @@ export function slideLabelCollate(classes: readonly string[]): (loaded: LoadedSa
 }
 
 export interface CompressorTaskOptions {
-  /** Weight of the load-balancing loss. Default 0.01 (Switch Transformer's). */
+  /**
+   * `per-slide` (default, TC-SSA's): each slide's balance, entropy and z-loss terms;
+   * `batch-switch` (the seed's): the Switch term alone over the whole batch, with f summing to 1.
+   */
+  routerLoss?: 'per-slide' | 'batch-switch';
+  /** Weight of a slide's routing loss beside its cross-entropy. Default 0.1 (TC-SSA's `--aux_loss_weight`) per slide, 0.01 (Switch Transformer's) for `batch-switch`. */
   auxWeight?: number;
+  /** The classifier head: `mlp` (default, TC-SSA's) or `linear` (the seed's). */
+  head?: HeadKind;
   /** Held-out batches for {@link CompressorClassifierTask.evaluate}: accuracy of the head. */
   evaluation?: () => AsyncIterable<SlideLabelBatch>;
 }
 
 export class CompressorClassifierTask implements TrainTask<SlideLabelBatch> {
+  readonly countUnit = 'slides';
   readonly compressor: MoeCompressor;
   readonly classes: readonly string[];
-  /** The head (classes, 1024), f32. */
-  readonly head: Tensor;
+  readonly head: ClassifierHead;
+  readonly routerLoss: 'per-slide' | 'batch-switch';
+  readonly auxWeight: number;
   readonly #grads: Map<string, Tensor>;
-  readonly #headGrad: Tensor;
-  readonly #auxWeight: number;
   readonly #evaluation?: () => AsyncIterable<SlideLabelBatch>;
 
   constructor(compressor: MoeCompressor, classes: readonly string[], options: CompressorTaskOptions & { seed?: number } = {}) {
@@ -74,39 +84,57 @@ export class CompressorClassifierTask implements TrainTask<SlideLabelBatch> {
     this.compressor = compressor;
     this.classes = classes;
     const device = compressor.params.get('gate.weight')!.device;
-    // A small random head (std 0.02), so the first gradients reach the compressor.
-    this.head = Tensor.from(normalSamples(classes.length * compressor.width, 0.02, mulberry32(options.seed ?? 0)), [classes.length, compressor.width], { device });
+    this.head = new ClassifierHead(options.head ?? 'mlp', compressor.width, classes.length, { seed: options.seed, device });
+    this.routerLoss = options.routerLoss ?? 'per-slide';
+    this.auxWeight = options.auxWeight ?? (this.routerLoss === 'per-slide' ? 0.1 : 0.01);
     this.#grads = new Map([...compressor.params].map(([name, p]) => [name, Tensor.zeros(p.shape, { device })]));
-    this.#headGrad = Tensor.zeros(this.head.shape, { device });
-    this.#auxWeight = options.auxWeight ?? 0.01;
     this.#evaluation = options.evaluation;
   }
 
   parameters(): TrainableParameter[] {
     return [
       ...[...this.compressor.params].map(([name, value]) => ({ name: `compressor.${name}`, value, grad: this.#grads.get(name)! })),
-      { name: 'classifier.weight', value: this.head, grad: this.#headGrad },
+      ...[...this.head.params].map(([name, value]) => ({ name: `classifier.${name}`, value, grad: this.head.grads.get(name)! })),
     ];
   }
 
   zeroGradients(): void {
     for (const g of this.#grads.values()) fill(g);
-    fill(this.#headGrad);
+    this.head.zeroGradients();
   }
 
   async forwardBackward(batch: SlideLabelBatch, context: StepContext): Promise<{ lossSum: number; count: number }> {
     const slides = batch.labels.length;
+    const device = this.#device;
     using x = this.#features(batch);
     const seed = (context.seed * 1_000_003 + context.step * 1009 + context.micro + (context.rank ?? 0) * 7_919_113) % 2 ** 31;
     const { out, auxLoss, saved } = this.compressor.forward(x, batch.offsets, { training: true, seed });
     using slots = out;
     using pooled = this.#pool(slots);
-    const { loss, dHidden } = linearCrossEntropy(pooled, this.head, batch.labels, { weightGrad: this.#headGrad });
-    using dPooled = dHidden!;
+    const head = this.head.forward(pooled, { training: true, seed: seed + 1 });
+    const ce = crossEntropyOnHost(head.logits.toFloat32(), batch.labels, this.classes.length);
+    head.logits.dispose();
+    using dLogits = Tensor.from(ce.dLogits, [slides, this.classes.length], { device });
+    using dPooled = this.head.backward(head.saved, dLogits);
     using dSlots = this.#unpool(dPooled, slots.shape);
-    const auxScale = this.#auxWeight * slides;
-    this.compressor.backward(saved!, dSlots, auxScale, this.#grads).dispose();
-    return { lossSum: loss + auxScale * auxLoss, count: slides };
+    let routing: number;
+    let dGate: Tensor | undefined;
+    if (this.routerLoss === 'per-slide') {
+      const { terms, dLogits: dRouting } = routerLosses(
+        { probs: saved!.probs.toFloat32(), logits: saved!.logits.toFloat32(), offsets: batch.offsets, slots: this.compressor.slots, topK: this.compressor.topK },
+        TC_SSA_ROUTER_LOSS,
+        this.auxWeight,
+      );
+      routing = this.auxWeight * terms.total;
+      dGate = Tensor.from(dRouting, saved!.probs.shape, { device });
+      this.compressor.backward(saved!, dSlots, 0, this.#grads, dGate).dispose();
+    } else {
+      const auxScale = this.auxWeight * slides;
+      routing = auxScale * auxLoss;
+      this.compressor.backward(saved!, dSlots, auxScale, this.#grads).dispose();
+    }
+    dGate?.dispose();
+    return { lossSum: ce.loss + routing, count: slides };
   }
 
   /** Accuracy of the head on the evaluation batches (the compressor in inference mode). */
@@ -125,12 +153,13 @@ export class CompressorClassifierTask implements TrainTask<SlideLabelBatch> {
   /** The predicted class index of each slide of a batch. */
   predict(batch: SlideLabelBatch): number[] {
     const slides = batch.labels.length;
-    const device = this.head.device;
     using x = this.#features(batch);
     using slots = this.compressor.forward(x, batch.offsets).out;
     using pooled = this.#pool(slots);
-    using logits = matmul(pooled, this.head, { transB: true, out: Tensor.empty([slides, this.classes.length], { device }) });
+    const { logits, saved } = this.head.forward(pooled);
+    this.head.release(saved);
     const values = logits.toFloat32();
+    logits.dispose();
     const k = this.classes.length;
     return Array.from({ length: slides }, (_, s) => {
       let best = 0;
@@ -141,7 +170,7 @@ export class CompressorClassifierTask implements TrainTask<SlideLabelBatch> {
 
   async saveWeights(dir: string): Promise<void> {
     await saveCompressor(join(dir, COMPRESSOR_FILE), this.compressor);
-    await writeStateDict(join(dir, CLASSIFIER_FILE), new Map([['weight', this.head]]));
+    await writeStateDict(join(dir, CLASSIFIER_FILE), this.head.params);
     await writeFile(join(dir, CLASSES_FILE), `${JSON.stringify(this.classes)}\n`);
   }
 
@@ -149,18 +178,26 @@ export class CompressorClassifierTask implements TrainTask<SlideLabelBatch> {
     const classesFile = join(dir, CLASSES_FILE);
     const classes = existsSync(classesFile) ? (JSON.parse(await readFile(classesFile, 'utf8')) as string[]) : undefined;
     if (JSON.stringify(classes) !== JSON.stringify(this.classes)) throw new FormatError(`${classesFile}: classes ${JSON.stringify(classes)} differ from this run's ${JSON.stringify(this.classes)}`);
-    const loaded = await loadCompressor(join(dir, COMPRESSOR_FILE), { device: this.head.device });
+    const device = this.#device;
+    const loaded = await loadCompressor(join(dir, COMPRESSOR_FILE), { device });
     for (const [name, value] of loaded.params) scale(value, 1, { out: this.compressor.params.get(name)! });
     loaded.dispose();
     const headFile = join(dir, CLASSIFIER_FILE);
-    using head = stateTensor(await readStateDict(headFile), 'weight', this.head.shape, headFile, { device: this.head.device });
-    scale(head, 1, { out: this.head });
+    const state = await readStateDict(headFile);
+    for (const [name, shape] of headShapes(this.head.kind, this.compressor.width, this.classes.length)) {
+      using value = stateTensor(state, name, shape, headFile, { device });
+      scale(value, 1, { out: this.head.params.get(name)! });
+    }
   }
 
-  /** The batch's patch features, every slide's rows one after another, on the head's device. */
+  get #device(): Device {
+    return this.compressor.params.get('gate.weight')!.device;
+  }
+
+  /** The batch's patch features, every slide's rows one after another, on the compressor's device. */
   #features(batch: SlideLabelBatch): Tensor {
     const rows = batch.offsets[batch.labels.length];
-    return Tensor.from(batch.features.subarray(0, rows * 1024), [rows, 1024], { device: this.head.device });
+    return Tensor.from(batch.features.subarray(0, rows * 1024), [rows, 1024], { device: this.#device });
   }
 
   /** The mean of each slide's K slot tokens: (S, K, D) → (S, D). */
@@ -193,6 +230,7 @@ export class CompressorClassifierTask implements TrainTask<SlideLabelBatch> {
   }
 
   dispose(): void {
-    for (const t of [...this.#grads.values(), this.#headGrad, this.head]) t.dispose();
+    for (const t of this.#grads.values()) t.dispose();
+    this.head.dispose();
   }
 }

@@ -34,6 +34,10 @@ export const trainConfigSchema = z.strictObject({
   evalEvery: z.number().int().min(0).default(0),
   /** Write a checkpoint every this many optimizer steps (0: only the final one). */
   saveEvery: z.number().int().min(0).default(0),
+  /** Stages 1 and 2: train the MoE compressor too (beyond the seed, which keeps it frozen). */
+  trainCompressor: z.boolean().default(false),
+  /** The compressor's own peak learning rate with `trainCompressor`; the run's `lr` when absent. */
+  compressorLr: z.number().positive().optional(),
   /** Data order, noise and dropout all derive from it. */
   seed: z.number().int().min(0).default(0),
 });

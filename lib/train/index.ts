@@ -13,3 +13,5 @@ export { cosineWithWarmup } from './schedule.js';
 export type { BatchSource, FlatParameters, StepContext, TrainTask, TrainableParameter } from './task.js';
 export { METRICS_FILE, readMetrics, train, type TrainOptions, type TrainResult } from './trainer.js';
 export { CLASSES_FILE, CLASSIFIER_FILE, COMPRESSOR_FILE, CompressorClassifierTask, slideLabelCollate, type CompressorTaskOptions, type SlideLabelBatch } from './compressorTask.js';
+export { ClassifierHead, HEAD_DROPOUT, HEAD_HIDDEN, crossEntropyOnHost, headShapes, type HeadKind, type HeadSaved } from './classifierHead.js';
+export { TC_SSA_ROUTER_LOSS, routerLosses, type RouterInputs, type RouterLossTerms, type RouterLossWeights } from './routerLosses.js';

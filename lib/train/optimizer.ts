@@ -67,7 +67,7 @@ export class AdamW implements TrainOptimizer {
   }
 
   step(hyper: AdamwHyper): void {
-    this.#params.forEach(({ value, grad }, i) => adamw(value, grad, this.#states[i], hyper));
+    this.#params.forEach(({ value, grad, lrScale = 1 }, i) => adamw(value, grad, this.#states[i], lrScale === 1 ? hyper : { ...hyper, lr: hyper.lr * lrScale }));
   }
 
   stateTensors(): OptimizerState {

@@ -6,6 +6,8 @@ export interface TrainableParameter {
   name: string;
   value: Tensor;
   grad: Tensor;
+  /** Its learning rate as a multiple of the run's (e.g. the compressor's own rate when it trains in stages 1–2). Default 1. */
+  lrScale?: number;
 }
 
 /**
@@ -40,6 +42,8 @@ export interface StepContext {
 
 /** A trainable stage. */
 export interface TrainTask<Batch> {
+  /** What a loss counts, for progress and reports: `tokens` (answer tokens, the default) or `slides` (stage 0). */
+  readonly countUnit?: 'tokens' | 'slides';
   /** Only what this stage trains. */
   parameters(): TrainableParameter[];
   zeroGradients(): void;

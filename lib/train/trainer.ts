@@ -111,7 +111,7 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
   const evaluations: TrainResult['evaluations'] = [];
   const metricsFile = join(out, METRICS_FILE);
 
-  const progress = makeProgress(options.label ?? `stage ${config.stage}`, totalSteps, leader ? options.progress : 'none');
+  const progress = makeProgress(options.label ?? `stage ${config.stage}`, totalSteps, leader ? options.progress : 'none', task.countUnit);
   let resumed: { dir: string; state: TrainerState } | undefined;
   try {
     for (const line of cleaned) progress.log(line);

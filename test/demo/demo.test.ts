@@ -27,11 +27,20 @@ describe('demo pipeline (quick)', () => {
     for (const file of ['results.json', 'summary.csv', 'accuracy.svg', 'report.html', 'stage2/final/llm/model.safetensors', 'stage1/final/projector.safetensors', 'stage0/final/compressor.safetensors']) {
       expect(existsSync(join(out, file)), file).toBe(true);
     }
+    // The optimizer states (for resuming) are not kept by default.
+    for (const stage of ['stage0', 'stage1', 'stage2']) expect(existsSync(join(out, stage, 'final', 'optimizer.safetensors')), stage).toBe(false);
+    expect(Object.keys(summary.categories).sort()).toEqual(['Histologic Finding', 'Tissue Origin']);
+    for (const c of Object.values(summary.categories)) expect(c.questions).toBe(8);
+    const csv = readFileSync(join(out, 'summary.csv'), 'utf8');
+    expect(csv.split('\n')[0]).toBe('variant,group,name,accuracy,ci_low,ci_high,correct,questions,majority_letter');
+    expect(csv).toMatch(/^majority,narrow,"Tissue Origin",[\d.]+,[\d.]+,[\d.]+,\d+,8,[A-D]$/m);
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
     expect(Object.keys(results.predictions).sort()).toEqual(['blind', 'model', 'shuffled']);
     expect(results.predictions.model).toHaveLength(16);
     const report = readFileSync(join(out, 'report.html'), 'utf8');
     expect(report).toContain('<svg');
     expect(report).toContain('Stage 2: projector and LLM on conversations');
+    for (const heading of ['What this is', 'Results on held-out slides', 'Example questions', 'Run settings']) expect(report).toContain(heading);
+    expect(report).toContain('chance (25 %)');
   }, 600_000);
 });

@@ -5,6 +5,9 @@ import { checkDataset } from '../../lib/data/check.js';
 import { readDataset } from '../../lib/data/dataset.js';
 import { SYNTH_ATTRIBUTES, makeSyntheticDataset } from '../../lib/demo/synth.js';
 import { readSlideFeatures } from '../../lib/io/features.js';
+import { tokenizeConversation } from '../../lib/text/chat.js';
+import { loadTokenizer } from '../../lib/text/tokenizer.js';
+import { chatTurns, questionPrompt } from '../../lib/vqa/batches.js';
 import { tempDir } from '../io/helpers.js';
 
 describe('synthetic slide dataset', async () => {
@@ -19,6 +22,23 @@ describe('synthetic slide dataset', async () => {
     const benchmark = await readDataset(data.benchmarkJson, { featuresDir: data.dir });
     expect(benchmark).toHaveLength(data.questions);
     expect(new Set(benchmark.map((s) => s.narrowCategory))).toEqual(new Set(SYNTH_ATTRIBUTES.map((a) => a.narrow)));
+  });
+
+  it('trains on the prompts it is tested on: the same tokens up to the answer, and the answer is the letter the benchmark scores', async () => {
+    const tokenizer = await loadTokenizer();
+    const training = await readDataset(data.conversationsJson, { featuresDir: data.dir });
+    const benchmark = await readDataset(data.benchmarkJson, { featuresDir: data.dir });
+    for (const attribute of SYNTH_ATTRIBUTES) {
+      const trained = training.find((s) => s.id.endsWith(`-${attribute.name}`))!;
+      const asked = benchmark.find((s) => s.narrowCategory === attribute.narrow)!;
+      const conversation = tokenizeConversation(tokenizer, chatTurns(trained), { imageTokens: 16 });
+      const answerStart = conversation.labels.findIndex((label) => label !== -100);
+      const prompt = questionPrompt(tokenizer, asked, 16);
+      expect([...conversation.inputIds.subarray(0, answerStart)], attribute.name).toEqual([...prompt.inputIds]);
+      expect(tokenizer.decode(conversation.inputIds.subarray(0, answerStart))).toContain(`\nA) ${attribute.values[0]}\n`);
+      const letter = trained.turns.at(-1)!.text;
+      expect([...conversation.labels.subarray(answerStart).filter((label) => label !== -100)]).toEqual([...tokenizer.encode(letter), tokenizer.ids.imEnd]);
+    }
   });
 
   it('is the same bytes for the same seed', async () => {

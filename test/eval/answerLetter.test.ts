@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accuracyWithInterval, majorityLetter } from '../../lib/eval/accuracy.js';
+import { accuracyWithInterval, majorityBreakdown, majorityLetter } from '../../lib/eval/accuracy.js';
 import { answerLetter } from '../../lib/eval/answerLetter.js';
 
 const CHOICES = ['Squamous cell carcinoma', 'Adenocarcinoma', 'Carcinoma', 'Normal tissue'];
@@ -42,6 +42,16 @@ describe('accuracy', () => {
     expect(many.high).toBeGreaterThanOrEqual(0.75);
     expect(many.high - many.low).toBeLessThan(few.high - few.low);
     expect(many.high - many.low).toBeGreaterThan(0.05);
+  });
+
+  it('scores each category against its own majority letter, with counts', () => {
+    const answers = [...'AAAB'].map((answer) => ({ answer, narrowCategory: 'Tissue' })).concat([...'CCD'].map((answer) => ({ answer, narrowCategory: 'Finding' })));
+    const { letters, breakdown } = majorityBreakdown(answers, { seed: 1 });
+    expect(letters).toEqual({ overall: 'A', broad: {}, narrow: { Finding: 'C', Tissue: 'A' } });
+    expect(breakdown.overall).toMatchObject({ accuracy: 3 / 7, correct: 3, questions: 7 });
+    expect(breakdown.narrow.Tissue).toMatchObject({ accuracy: 0.75, correct: 3, questions: 4 });
+    expect(breakdown.narrow.Finding).toMatchObject({ accuracy: 2 / 3, correct: 2, questions: 3 });
+    expect(breakdown.narrow.Finding.low).toBeLessThanOrEqual(2 / 3);
   });
 
   it('finds the majority letter', () => {

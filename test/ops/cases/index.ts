@@ -2,6 +2,7 @@
 import type { GradientCase, OpCase } from '../harness.js';
 import { attentionGradientCases, attentionOpCases } from './attention.js';
 import { basicGradientCases, basicOpCases } from './basic.js';
+import { classifierHeadGradientCases } from './classifierHead.js';
 import { layerGradientCases, layerOpCases } from './layers.js';
 import { linearOpCases } from './linear.js';
 import { lossGradientCases, lossOpCases } from './loss.js';
@@ -25,4 +26,5 @@ export const allGradientCases: GradientCase[] = [
   ...moeGradientCases,
   ...lossGradientCases,
   ...qwen3GradientCases,
+  ...classifierHeadGradientCases,
 ];
