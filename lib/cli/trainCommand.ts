@@ -1,6 +1,7 @@
 /** `wsi-vqa train`: one training stage from the command line, with the flags of SlideChat / TC-SSA's scripts. */
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type TrainStageOptions, trainStage } from '../api/trainStage.js';
+import type { GradReduceDtype } from '../distributed/gradientBuckets.js';
 import { stopOnSignals } from '../train/signals.js';
 import { type ModelFlags, modelSources, withModelOptions } from './modelOptions.js';
 import { integerOption, positiveIntegerOption, positiveNumberOption } from './options.js';
@@ -22,6 +23,7 @@ interface TrainFlags extends ModelFlags {
   maxPatches?: number;
   zero1?: boolean;
   bucketCapMb: number;
+  gradReduceDtype: GradReduceDtype;
 }
 
 function stageOption(value: string): number {
@@ -48,7 +50,8 @@ export function registerTrainCommand(program: Command): Command {
     .option('--resume', 'continue from the newest good checkpoint in --output-dir, if this run wrote it')
     .option('--resume-anyway', "with --resume: continue the checkpoint even if another run (other settings, data or model) wrote it")
     .option('--zero1', 'under wsi-vqa launch: shard the optimizer state over the ranks (ZeRO-1)')
-    .option('--bucket-cap-mb <mb>', 'under wsi-vqa launch: size of the gradient buckets summed during the backward pass', positiveNumberOption, 25);
+    .option('--bucket-cap-mb <mb>', 'under wsi-vqa launch: size of the gradient buckets summed during the backward pass', positiveNumberOption, 25)
+    .addOption(new Option('--grad-reduce-dtype <dtype>', 'under wsi-vqa launch with NCCL: what gradient buckets travel as').choices(['f32', 'bf16']).default('f32'));
   // Stage 0 trains the compressor alone: no LLM.
   withModelOptions(command, { llmOptional: true });
   return command.action(async (flags: TrainFlags) => {
@@ -73,6 +76,7 @@ export function registerTrainCommand(program: Command): Command {
       stop: stopping.signal,
       zero1: flags.zero1,
       bucketCapMb: flags.bucketCapMb,
+      gradReduceDtype: flags.gradReduceDtype,
     } as TrainStageOptions);
     if (result.interrupted) process.exitCode = stopping.exitCode;
     if (result.rank !== 0) return;
