@@ -6,9 +6,9 @@
  *
  * On the CPU the bucketed run is bit for bit the single one. ZeRO-1 sums its gradient norm per
  * shard (in f64, then the square root), which may round the clipping factor one ulp apart: a
- * few 1e-7 at most after ten steps. On the GPU the loss and embedding gradients are summed with
- * atomics, in no fixed order, so no two runs agree to the bit: both runs are held to the tolerance
- * of the two-rank test, on their f32 state (masters, moments, f32 weights).
+ * few 1e-7 at most after ten steps. On the GPU the embedding gradients and the gradient norm are
+ * summed with atomics, in no fixed order, so no two runs agree to the bit: both runs are held to
+ * the tolerance of the two-rank test, on their f32 state (masters, moments, f32 weights).
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
