@@ -6,12 +6,17 @@ import { defaultTolerance } from '../harness.js';
 import { matmulRef, softmaxRef, sumRowsRef } from '../reference.js';
 import type { Rng } from '../random.js';
 
-/** Odd sizes on purpose: 1, and sizes that are not multiples of any vector width or tile. */
+/**
+ * Odd sizes on purpose: 1, and sizes that are not multiples of any vector width or tile; few
+ * output tiles over a long K, which the CUDA tensor-core kernel splits along K (k 1025: 2
+ * slices, k 4099: 8, the last one short).
+ */
 const MATMUL_SIZES: [m: number, k: number, n: number][] = [
   [1, 1, 1],
   [33, 127, 17],
   [127, 1025, 33],
   [3, 33, 1025],
+  [5, 4099, 70],
 ];
 
 // A dot product of length k in f32 is off by up to about k·2^-24 of Σ|a·b| (≈ √k·|a||b| for
