@@ -155,9 +155,17 @@ export class MoeCompressor {
     const offsetsTensor = Tensor.from(Int32Array.from(offsets), [slides + 1], { device });
     const logits = matmul(x, this.#p(KEY.gateWeight), { transB: true, bias: this.#p(KEY.gateBias), out: f32([n, k]) });
     const probs = f32([n, k]), weights = f32([n, k]), slotLoad = f32([k]), slotProb = f32([k]), aux = f32([1]);
-    runOp('moe_route', { probs, weights, slotLoad, slotProb, auxLoss: aux, logits, topK: this.topK, noise: training ? this.noise : 0, seed });
+    try {
+      // offsets: a non-finite gate logit is a FormatError naming its slide.
+      runOp('moe_route', { probs, weights, slotLoad, slotProb, auxLoss: aux, logits, offsets: offsetsTensor, topK: this.topK, noise: training ? this.noise : 0, seed });
+    } catch (error) {
+      for (const t of [offsetsTensor, probs, weights, slotLoad, aux, logits]) t.dispose();
+      throw error;
+    } finally {
+      slotProb.dispose();
+    }
+    // Training keeps the gate logits: the routing losses' z-term reads them.
     if (!training) logits.dispose();
-    slotProb.dispose();
     const slots = f32([k, slides, width]), denom = f32([k, slides]);
     runOp('moe_slot_mean', { slots, denom, x, weights, offsets: offsetsTensor });
     const hidden = this.#p(KEY.expert(0, '0.weight')).shape[0];

@@ -28,9 +28,6 @@ allowed_spills=(
   # kernels have passed the op harness on a GPU, then removed: dK and dV fragments of D = 128 (and
   # f16 D = 64 at sm_80) need 255 registers and a few bytes more.
   "attention_backward_tc.cu:attention_dkdv_tc_kernel"
-  # Not attention's: the hand-written wmma GEMM (the fallback when cuBLASLt is absent) spills
-  # 4 bytes for f16 at sm_80.
-  "matmul_tensor_core.cu:matmul_tensor_core_kernel<__half>"
 )
 
 out=$(mktemp -d)

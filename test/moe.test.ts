@@ -165,6 +165,26 @@ for (const { device, available } of backends()) describe.skipIf(!available)(`Moe
     moe.dispose();
   });
 
+  it('names the slide whose gate logits are not finite, in lib and in the op', () => {
+    const rng = new Rng(5);
+    const moe = MoeCompressor.fromStateDict(tcSsaStateDict(rng, 3, 8, 4, 'moe.'), { device });
+    const values = patches(rng, 9, 8);
+    values[6 * 8 + 2] = Number.NaN; // patch 6: slide 1's third
+    using x = Tensor.from(values, [9, 8], { device });
+    expect(() => moe.forward(x, [0, 4, 9])).toThrow(/slide 1: the gate logit of patch row 6, slot 0 is nan \(its patch 2 of 5\)/);
+    const logits = new Float32Array(5 * 4).fill(0.5);
+    logits[3 * 4 + 2] = Number.POSITIVE_INFINITY;
+    for (const dtype of ['f32', 'bf16'] as const) {
+      using l = Tensor.from(logits, [5, 4], { dtype, device });
+      const outputs = { probs: Tensor.empty([5, 4], { device }), weights: Tensor.empty([5, 4], { device }), slotLoad: Tensor.empty([4], { device }), slotProb: Tensor.empty([4], { device }), auxLoss: Tensor.empty([1], { device }) };
+      expect(() => runOp('moe_route', { ...outputs, logits: l, topK: 2 })).toThrow(expect.objectContaining({ name: 'FormatError', message: expect.stringMatching(/patch row 3, slot 2 is inf/) }));
+      using offsets = Tensor.from(Int32Array.of(0, 1, 5), [3], { device });
+      expect(() => runOp('moe_route', { ...outputs, logits: l, offsets, topK: 2 })).toThrow(/slide 1: the gate logit of patch row 3, slot 2 is inf \(its patch 2 of 4\)/);
+      for (const t of Object.values(outputs)) t.dispose();
+    }
+    moe.dispose();
+  });
+
   it('adds noise only in training, the same for the same seed', () => {
     const rng = new Rng(9);
     const moe = MoeCompressor.fromStateDict(tcSsaStateDict(rng, 4, 16, 8, ''), { noise: 1, dropout: 0.2, device });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { loadCompressor, randomCompressor } from '../compressorState.js';
 import { readDataset } from '../data/dataset.js';
 import { DataLoader } from '../data/loader.js';
+import type { GradReduceDtype } from '../distributed/gradientBuckets.js';
 import { ProcessGroup, rendezvousFromEnv } from '../distributed/processGroup.js';
 import { ConfigError } from '../errors.js';
 import type { Device } from '../native.js';
@@ -52,6 +53,8 @@ export type StageOptions = Omit<TrainConfigInput, 'stage'> &
     zero1?: boolean;
     /** Under a launcher: size of the gradient buckets summed during the backward pass, in MiB. Default 25. */
     bucketCapMb?: number;
+    /** Under a launcher with NCCL: what gradient buckets travel as (bf16: half the bytes). Default f32. */
+    gradReduceDtype?: GradReduceDtype;
     /** Progress display. Default `auto` (a bar on a terminal, lines otherwise). */
     progress?: ProgressMode;
   };
@@ -95,7 +98,7 @@ export interface VqaStageResult extends StageResult {
 export type TrainStageResult = CompressorStageResult | VqaStageResult;
 
 /** The options that are not training-config keys; the rest is validated as the config. */
-const RUN_KEYS = ['dataPath', 'featuresDir', 'maxPatches', 'device', 'compressorPath', 'llmPath', 'projectorPath', 'resume', 'resumeAnyway', 'stop', 'zero1', 'bucketCapMb', 'progress'] as const;
+const RUN_KEYS = ['dataPath', 'featuresDir', 'maxPatches', 'device', 'compressorPath', 'llmPath', 'projectorPath', 'resume', 'resumeAnyway', 'stop', 'zero1', 'bucketCapMb', 'gradReduceDtype', 'progress'] as const;
 
 /**
  * Trains one stage and writes `final/` (and `step-<n>/` with `saveEvery`), `metrics.jsonl` and
@@ -120,7 +123,7 @@ export async function trainStage(options: TrainStageOptions): Promise<TrainStage
   const loaderOptions = { batchSize: config.batchSize, seed: config.seed, maxPatches: run.maxPatches, rank: group?.rank, worldSize: group?.worldSize };
   // What the run was started with, recorded in each checkpoint so that a resume of another run is refused.
   const sources = await describeTrainingInputs({ dataPath: run.dataPath, maxPatches: run.maxPatches, llmPath: run.llmPath, compressorPath: run.compressorPath, projectorPath: run.projectorPath });
-  const trainOptions = { resume: run.resume, resumeAnyway: run.resumeAnyway, sources, stop: run.stop, group, zero1: run.zero1, bucketBytes: (run.bucketCapMb ?? 25) * 2 ** 20, progress: run.progress };
+  const trainOptions = { resume: run.resume, resumeAnyway: run.resumeAnyway, sources, stop: run.stop, group, zero1: run.zero1, bucketBytes: (run.bucketCapMb ?? 25) * 2 ** 20, gradReduceDtype: run.gradReduceDtype, progress: run.progress };
   let result: TrainResult;
   let outputs: Pick<CompressorStageResult, 'stage' | 'compressorPath'> | Pick<VqaStageResult, 'stage' | 'compressorPath' | 'projectorPath' | 'llmPath'>;
   if (config.stage === 0) {

@@ -1,6 +1,7 @@
 /** `wsi-vqa train`: one training stage from the command line, with the flags of SlideChat / TC-SSA's scripts. */
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type TrainStageOptions, trainStage } from '../api/trainStage.js';
+import type { GradReduceDtype } from '../distributed/gradientBuckets.js';
 import { stopOnSignals } from '../train/signals.js';
 import { type ModelFlags, modelSources, withModelOptions } from './modelOptions.js';
 import { integerOption, positiveIntegerOption, positiveNumberOption } from './options.js';
@@ -24,6 +25,7 @@ interface TrainFlags extends ModelFlags {
   bucketCapMb: number;
   trainCompressor?: boolean;
   compressorLr?: number;
+  gradReduceDtype: GradReduceDtype;
 }
 
 function stageOption(value: string): number {
@@ -52,7 +54,8 @@ export function registerTrainCommand(program: Command): Command {
     .option('--train-compressor', 'stages 1 and 2: train the MoE compressor too (saved in each checkpoint as moe_best.pt, in TC-SSA layout)')
     .option('--compressor-lr <x>', "with --train-compressor: the compressor's peak learning rate (default: --lr)", positiveNumberOption)
     .option('--zero1', 'under wsi-vqa launch: shard the optimizer state over the ranks (ZeRO-1)')
-    .option('--bucket-cap-mb <mb>', 'under wsi-vqa launch: size of the gradient buckets summed during the backward pass', positiveNumberOption, 25);
+    .option('--bucket-cap-mb <mb>', 'under wsi-vqa launch: size of the gradient buckets summed during the backward pass', positiveNumberOption, 25)
+    .addOption(new Option('--grad-reduce-dtype <dtype>', 'under wsi-vqa launch with NCCL: what gradient buckets travel as').choices(['f32', 'bf16']).default('f32'));
   // Stage 0 trains the compressor alone: no LLM.
   withModelOptions(command, { llmOptional: true });
   return command.action(async (flags: TrainFlags) => {
@@ -79,6 +82,7 @@ export function registerTrainCommand(program: Command): Command {
       stop: stopping.signal,
       zero1: flags.zero1,
       bucketCapMb: flags.bucketCapMb,
+      gradReduceDtype: flags.gradReduceDtype,
     } as TrainStageOptions);
     if (result.interrupted) process.exitCode = stopping.exitCode;
     if (result.rank !== 0) return;

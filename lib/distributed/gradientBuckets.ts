@@ -6,10 +6,18 @@
  * the small gradients' memory. As the backward pass reports gradients final ({@link ready}), each
  * bucket whose gradients all are starts its all-reduce at once and travels while the backward
  * computes on; {@link sum} starts the rest and waits for all of them.
+ *
+ * With `dtype: 'bf16'` (NCCL only) the buckets are bf16 and every gradient, large ones too, is
+ * copied into one: half the bytes on the wire, each rank's contribution rounded to 8 bits before
+ * the sum, the sum rounded again before it returns to the f32 gradient.
  */
+import { ConfigError } from '../errors.js';
 import { scale } from '../ops.js';
 import { Tensor } from '../tensor.js';
 import type { ProcessGroup, Work } from './processGroup.js';
+
+/** What gradients travel as between ranks: f32 (the default) or bf16 (NCCL only). */
+export type GradReduceDtype = 'f32' | 'bf16';
 
 /** DDP's default bucket size. */
 export const BUCKET_BYTES = 25 * 2 ** 20;
@@ -35,22 +43,27 @@ export class GradientBuckets {
   readonly #buckets: Bucket[] = [];
   readonly #bucketOf = new Map<string, Bucket>();
 
-  constructor(group: ProcessGroup, grads: readonly NamedGradient[], bucketBytes = BUCKET_BYTES) {
+  constructor(group: ProcessGroup, grads: readonly NamedGradient[], bucketBytes = BUCKET_BYTES, dtype: GradReduceDtype = 'f32') {
+    if (dtype === 'bf16' && group.backend !== 'nccl') {
+      throw new ConfigError(`gradients can travel in bf16 over NCCL only, not over ${group.backend}: use --grad-reduce-dtype f32`);
+    }
     this.#group = group;
+    const bytes = dtype === 'bf16' ? 2 : 4;
     let members: NamedGradient[] = [];
     let elements = 0;
     const close = () => {
-      if (members.length > 0) this.#add(makeBucket(members, elements));
+      if (members.length > 0) this.#add(makeBucket(members, elements, dtype));
       [members, elements] = [[], 0];
     };
     for (const member of [...grads].reverse()) {
       const { grad } = member;
-      if (grad.numel * 4 >= bucketBytes) {
+      if (grad.numel * bytes >= bucketBytes) {
         close(); // buckets stay in backward order: each can start as soon as the backward passes it
-        this.#add({ buffer: grad, slots: [], names: [member.name] });
+        // An f32 gradient is summed where it lies; in bf16 it needs a buffer of its own.
+        this.#add(grad.dtype === dtype ? { buffer: grad, slots: [], names: [member.name] } : makeBucket([member], grad.numel, dtype));
         continue;
       }
-      if (elements > 0 && (elements + grad.numel) * 4 > bucketBytes) close();
+      if (elements > 0 && (elements + grad.numel) * bytes > bucketBytes) close();
       members.push(member);
       elements += grad.numel;
     }
@@ -116,8 +129,8 @@ export class GradientBuckets {
   }
 }
 
-function makeBucket(members: readonly NamedGradient[], elements: number): Pick<Bucket, 'buffer' | 'slots' | 'names'> {
-  const buffer = Tensor.empty([elements], { device: members[0].grad.device });
+function makeBucket(members: readonly NamedGradient[], elements: number, dtype: GradReduceDtype): Pick<Bucket, 'buffer' | 'slots' | 'names'> {
+  const buffer = Tensor.empty([elements], { dtype, device: members[0].grad.device });
   let offset = 0;
   const slots = members.map(({ grad }) => {
     using flat = buffer.narrow(offset, offset + grad.numel);

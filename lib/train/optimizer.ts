@@ -12,7 +12,7 @@ import { type AdamwHyper, type AdamwState, adamw, globalGradNorm } from '../qwen
 import { scale } from '../ops.js';
 import { Tensor } from '../tensor.js';
 import type { ProcessGroup } from '../distributed/processGroup.js';
-import { GradientBuckets } from '../distributed/gradientBuckets.js';
+import { type GradReduceDtype, GradientBuckets } from '../distributed/gradientBuckets.js';
 import type { TrainableParameter } from './task.js';
 
 /** What the trainer needs of an optimizer; {@link AdamW} and the ZeRO-1 `ShardedAdamW` are two. */
@@ -43,7 +43,7 @@ export class AdamW implements TrainOptimizer {
   readonly #states: AdamwState[];
   readonly #buckets?: GradientBuckets;
 
-  constructor(params: TrainableParameter[], group?: ProcessGroup, options: { bucketBytes?: number } = {}) {
+  constructor(params: TrainableParameter[], group?: ProcessGroup, options: { bucketBytes?: number; gradReduceDtype?: GradReduceDtype } = {}) {
     this.#params = params;
     this.#states = params.map(({ value }) => {
       const device = value.device;
@@ -51,7 +51,7 @@ export class AdamW implements TrainOptimizer {
       if (master) scale(value, 1, { out: master });
       return { m: Tensor.zeros(value.shape, { device }), v: Tensor.zeros(value.shape, { device }), master };
     });
-    if (group) this.#buckets = new GradientBuckets(group, params, options.bucketBytes);
+    if (group) this.#buckets = new GradientBuckets(group, params, options.bucketBytes, options.gradReduceDtype);
   }
 
   gradientsReady(names: readonly string[]): void {

@@ -18,7 +18,8 @@
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TrainingError } from '../errors.js';
+import { ConfigError, TrainingError } from '../errors.js';
+import type { GradReduceDtype } from '../distributed/gradientBuckets.js';
 import type { ProcessGroup } from '../distributed/processGroup.js';
 import { ShardedAdamW } from '../distributed/shardedAdamW.js';
 import { writeStateDict } from '../io/stateDict.js';
@@ -66,6 +67,8 @@ export interface TrainOptions {
   zero1?: boolean;
   /** With a group: the size of the gradient buckets whose sums overlap the backward pass (DDP's `bucket_cap_mb`). Default 25 MiB. */
   bucketBytes?: number;
+  /** With an NCCL group and gradient buckets: what gradients travel as. Default f32. */
+  gradReduceDtype?: GradReduceDtype;
 }
 
 /** What a run did. */
@@ -83,6 +86,11 @@ export interface TrainResult {
 
 /** Trains `task` on `data` as `config` says. */
 export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Batch>, config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const group = options.group;
+  const reduceDtype = options.gradReduceDtype ?? 'f32';
+  if (reduceDtype !== 'f32' && (!group || options.zero1)) {
+    throw new ConfigError(`--grad-reduce-dtype ${reduceDtype} applies to the gradient buckets of a data-parallel run (under wsi-vqa launch, without --zero1)`);
+  }
   const out = config.outputDir;
   await mkdir(out, { recursive: true });
   const accumulation = config.gradientAccumulationSteps;
@@ -90,7 +98,6 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
   const totalSteps = stepsPerEpoch * config.epochs;
   const warmup = Math.round(config.warmupRatio * totalSteps);
   const params = task.parameters();
-  const group = options.group;
   const leader = (group?.rank ?? 0) === 0;
   // A run killed while saving leaves a temporary folder; every rank sees the cleaned folder.
   const cleaned = leader ? await removeUnfinishedCheckpoints(out) : [];
@@ -100,11 +107,11 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
       'the trained parameters': describeParameters(params),
       'the training config': JSON.stringify({ ...config, outputDir: undefined }),
       'the epoch': `${data.batchesPerEpoch} micro-batches`,
-      'the optimizer': options.zero1 ? 'ZeRO-1' : `AdamW, gradient buckets of ${options.bucketBytes ?? 'default'} bytes`,
+      'the optimizer': options.zero1 ? 'ZeRO-1' : `AdamW, gradient buckets of ${options.bucketBytes ?? 'default'} bytes in ${reduceDtype}`,
     });
     for (const { value } of params) group.broadcast(value, 0);
   }
-  const optimizer: TrainOptimizer = group && options.zero1 ? new ShardedAdamW(params, group, task.flatParameters?.()) : new AdamW(params, group, { bucketBytes: options.bucketBytes });
+  const optimizer: TrainOptimizer = group && options.zero1 ? new ShardedAdamW(params, group, task.flatParameters?.()) : new AdamW(params, group, { bucketBytes: options.bucketBytes, gradReduceDtype: reduceDtype });
   const run = makeRunRecord(config, group?.worldSize ?? 1, params, options.sources);
   let state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, totalSteps, config, run };
   let history: StepMetrics[] = [];

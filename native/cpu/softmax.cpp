@@ -1,4 +1,5 @@
-// Softmax over the last dimension and its backward, row by row in f32.
+// Softmax over the last dimension and its backward, row by row in f32. A row that is −∞
+// throughout (fully masked) gives 0, not NaN.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -16,6 +17,11 @@ void softmax(const SoftmaxArgs& args, const ExecContext&) {
     for (int64_t r = begin; r < end; ++r) {
       load_f32(args.x, r * cols, cols, row.data());
       const float max = *std::max_element(row.begin(), row.end());
+      if (max == -INFINITY) {  // every entry masked: no probability anywhere, not 0/0
+        std::fill(row.begin(), row.end(), 0.0f);
+        store_f32(row.data(), args.out, r * cols, cols);
+        continue;
+      }
       float sum = 0.0f;
       for (float& v : row) sum += (v = std::exp(v - max));
       for (float& v : row) v /= sum;

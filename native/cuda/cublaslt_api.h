@@ -33,7 +33,7 @@ struct HeuristicResult {  // cublasLtMatmulHeuristicResult_t
 // cudaDataType_t
 constexpr int32_t kR32F = 0, kR16F = 2, kR16BF = 14;
 // cublasComputeType_t
-constexpr int32_t kCompute32F = 68;
+constexpr int32_t kCompute32F = 68, kCompute32FFastTF32 = 77;
 // cublasOperation_t
 constexpr int32_t kOpN = 0, kOpT = 1;
 // cublasLtMatmulDescAttributes_t

@@ -1,24 +1,32 @@
 // The MoE compressor's per-slide, per-slot weighted mean of patches on the GPU (wsi/ops/moe.h):
 //   denom[k, s] = Σ_{n in s} w[n, k] + 1e-9,  slots[k, s, :] = Σ_{n in s} w[n, k]·x[n, :] / denom[k, s]
 // x (N, D), w (N, K) f32, offsets (S + 1) i32, slots (K, S, D) f32, denom (K, S) f32.
-// Forward, in two kernels after zeroing slots and denom:
+// Forward, in two kernels:
 //   partial sums: block (column tile of 128, slide s, chunk c of 1024 patches); each thread owns
-//     one column d and K f32 accumulators in registers, stepping through its chunk 32 patches at
-//     a time with their weights staged in shared memory, then adds them to slots (atomically;
-//     the chunk-0 column-0 block's threads also add Σ w to denom). x is read exactly once, and
-//     a slide of 40 000 patches still spreads over 8 × 40 blocks.
-//   normalize: slots[k, s, :] /= denom[k, s] + 1e-9; then denom += 1e-9.
-// Backward (overwrite), one block per patch n of slide s:
+//     one column d and K f32 accumulators in registers (the kernel is instantiated for K ≤ 16,
+//     32, 64, so its loops are as long as the slots), stepping through its chunk 32 patches at a
+//     time with their weights staged in shared memory; it writes its chunk's sums (and, in
+//     column tile 0, Σ w) to a partial per chunk. x is read exactly once, and a slide of 40 000
+//     patches still spreads over 8 × 40 blocks.
+//   normalize: slots = Σ over the slide's chunks, in order, / (denom + 1e-9): the same bits on
+//     every run. With one chunk per slide, the partials are slots and denom themselves.
+// Backward (overwrite): block (32 patches of slide s), stepping through D in tiles of 64 with
+//   that slide's dslots[:, s, tile] (K × 64), the patches' x tile and their w/denom in shared
+//   memory, so dslots is read once per 32 patches:
 //   dx[n, :] = Σ_k w[n, k]/denom[k, s] · dslots[k, s, :]
-//   dw[n, k] = dslots[k, s, :]·(x[n, :] − slots[k, s, :]) / denom[k, s]   (a warp per slot k)
+//   dw[n, k] = (dslots[k, s, :]·x[n, :] − c[k, s]) / denom[k, s],  c[k, s] = dslots[k, s, :]·slots[k, s, :]
+//   (c first, a warp per (k, s)).
 // The offsets are copied to the host once per call to name an empty slide in the error.
 #include <algorithm>
+#include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "check.h"
 #include "convert.cuh"
 #include "ops.h"
 #include "reduce.cuh"
+#include "stream_buffer.h"
 
 namespace wsi::cuda {
 namespace {
@@ -26,17 +34,17 @@ namespace {
 constexpr int kColumns = 128;     // partial-sum block: one column per thread
 constexpr int kRowTile = 32;      // patches whose weights are staged in shared memory at once
 constexpr int kPatchChunk = 1024; // patches per partial-sum block
-constexpr int kSlots = int(kMaxMoeSlots);
 constexpr int kThreads = 256;
-constexpr int kBackwardThreads = 256;
 constexpr float kDenomEps = 1e-9f;  // TC-SSA's guard against a slot no patch chose
 
-// slots: (K, S, D) f32 and denom: (K, S) f32, both zeroed before; raw sums are added.
-__global__ void moe_slot_sum_kernel(float* slots, float* denom, const void* x, DType x_dtype, const float* w,
-                                    const int32_t* offsets, int64_t d, int64_t k, int64_t s) {
+// Chunk c's sums: partial (chunks, K, S, D) f32 and partial_denom (chunks, K, S) f32. kSlots ≥ k.
+template <int kSlots>
+__global__ void __launch_bounds__(kColumns)
+    moe_slot_sum_kernel(float* partial, float* partial_denom, const void* x, DType x_dtype, const float* w,
+                        const int32_t* offsets, int64_t d, int64_t k, int64_t s) {
   __shared__ float w_tile[kRowTile][kSlots];
-  const int64_t slide = blockIdx.y, col = int64_t(blockIdx.x) * kColumns + threadIdx.x;
-  const int64_t begin = offsets[slide] + int64_t(blockIdx.z) * kPatchChunk;
+  const int64_t slide = blockIdx.y, chunk = blockIdx.z, col = int64_t(blockIdx.x) * kColumns + threadIdx.x;
+  const int64_t begin = offsets[slide] + chunk * kPatchChunk;
   const int64_t end = min(int64_t(offsets[slide + 1]), begin + kPatchChunk);
   if (begin >= end) return;  // this slide has fewer chunks than the largest one
   float acc[kSlots];
@@ -45,7 +53,10 @@ __global__ void moe_slot_sum_kernel(float* slots, float* denom, const void* x, D
   float weight_sum = 0.0f;  // thread j < k: Σ w[n, j] over the chunk
   for (int64_t n0 = begin; n0 < end; n0 += kRowTile) {
     const int64_t rows = min(int64_t(kRowTile), end - n0);
-    for (int64_t i = threadIdx.x; i < rows * k; i += blockDim.x) w_tile[i / k][i % k] = w[(n0 + i / k) * k + i % k];
+    for (int64_t i = threadIdx.x; i < kRowTile * kSlots; i += blockDim.x) {
+      const int64_t r = i / kSlots, j = i % kSlots;
+      w_tile[r][j] = r < rows && j < k ? w[(n0 + r) * k + j] : 0.0f;  // zeros past k: no effect
+    }
     __syncthreads();
     if (threadIdx.x < k)
       for (int64_t r = 0; r < rows; ++r) weight_sum += w_tile[r][threadIdx.x];
@@ -53,63 +64,134 @@ __global__ void moe_slot_sum_kernel(float* slots, float* denom, const void* x, D
       for (int64_t r = 0; r < rows; ++r) {
         const float xv = load_f32(x, x_dtype, (n0 + r) * d + col);
 #pragma unroll
-        for (int j = 0; j < kSlots; ++j)
-          if (j < k) acc[j] += w_tile[r][j] * xv;
+        for (int j = 0; j < kSlots; ++j) acc[j] += w_tile[r][j] * xv;
       }
     }
     __syncthreads();
   }
-  if (blockIdx.x == 0 && threadIdx.x < k) atomicAdd(&denom[threadIdx.x * s + slide], weight_sum);
+  if (blockIdx.x == 0 && threadIdx.x < k) partial_denom[(chunk * k + threadIdx.x) * s + slide] = weight_sum;
   if (col >= d) return;
 #pragma unroll
   for (int j = 0; j < kSlots; ++j)
-    if (j < k) atomicAdd(&slots[(j * s + slide) * d + col], acc[j]);
+    if (j < k) partial[((chunk * k + j) * s + slide) * d + col] = acc[j];
 }
 
-// slots: (K, S, D) f32 /= denom (K, S) + eps, elementwise.
-__global__ void moe_slot_normalize_kernel(float* slots, const float* denom, int64_t d, int64_t count) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x)
-    slots[i] /= denom[i / d] + kDenomEps;
+// slots (K, S, D) = Σ_c partial[c] / (Σ_c partial_denom[c] + eps) over slide s's chunks, in
+// order; then (a separate pass, since slots may be partial) denom = Σ_c partial_denom[c] + eps.
+__device__ __forceinline__ int64_t slide_chunks(const int32_t* offsets, int64_t slide) {
+  return (int64_t(offsets[slide + 1]) - offsets[slide] + kPatchChunk - 1) / kPatchChunk;
 }
 
-// denom: (K, S) f32 += eps.
-__global__ void moe_denom_finish_kernel(float* denom, int64_t count) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x)
-    denom[i] += kDenomEps;
+__global__ void moe_slot_normalize_kernel(float* slots, const float* partial, const float* partial_denom,
+                                          const int32_t* offsets, int64_t d, int64_t k, int64_t s) {
+  const int64_t count = k * s * d;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t ks = i / d, slide = ks % s, chunks = slide_chunks(offsets, slide);
+    float sum = 0.0f, weight = 0.0f;
+    for (int64_t c = 0; c < chunks; ++c) {
+      sum += partial[c * count + i];
+      weight += partial_denom[c * k * s + ks];
+    }
+    slots[i] = sum / (weight + kDenomEps);
+  }
 }
 
-__global__ void moe_slot_mean_backward_kernel(void* dx, DType dx_dtype, void* dw, DType dw_dtype, const void* dslots,
-                                              DType dslots_dtype, const void* slots, DType slots_dtype,
-                                              const float* denom, const void* x, DType x_dtype, const float* w,
-                                              const int32_t* offsets, int64_t d, int64_t k, int64_t s) {
-  __shared__ float scale[kSlots];  // w[n, j] / denom[j, slide]
-  __shared__ float inv_denom[kSlots];
-  const int64_t n = blockIdx.x;
-  int64_t lo = 0, hi = s;  // the slide: offsets[lo] <= n < offsets[lo + 1]
-  while (hi - lo > 1) {
-    const int64_t mid = (lo + hi) / 2;
-    if (offsets[mid] <= n) lo = mid; else hi = mid;
+__global__ void moe_denom_finish_kernel(float* denom, const float* partial_denom, const int32_t* offsets, int64_t k,
+                                        int64_t s) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < k * s; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t chunks = slide_chunks(offsets, i % s);
+    float weight = 0.0f;
+    for (int64_t c = 0; c < chunks; ++c) weight += partial_denom[c * k * s + i];
+    denom[i] = weight + kDenomEps;
   }
-  const int64_t slide = lo;
-  for (int j = threadIdx.x; j < k; j += blockDim.x) {
-    inv_denom[j] = 1.0f / denom[j * s + slide];
-    scale[j] = w[n * k + j] * inv_denom[j];
+}
+
+// c (K, S) f32 = dslots[k, s, :]·slots[k, s, :], a warp per (k, s).
+__global__ void moe_slot_dot_kernel(float* c, const void* dslots, DType dslots_dtype, const void* slots,
+                                    DType slots_dtype, int64_t d, int64_t pairs) {
+  const int64_t pair = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
+  const int lane = threadIdx.x % 32;
+  if (pair >= pairs) return;  // whole warps leave together
+  float dot = 0.0f;
+  for (int64_t i = lane; i < d; i += 32)
+    dot += load_f32(dslots, dslots_dtype, pair * d + i) * load_f32(slots, slots_dtype, pair * d + i);
+  dot = warp_sum(dot);
+  if (lane == 0) c[pair] = dot;
+}
+
+constexpr int kBackPatches = 32, kBackColumns = 64, kBackThreads = 256;
+constexpr int kBackRowsPerThread = kBackPatches * kBackColumns / kBackThreads;  // 8
+
+template <int kSlots>
+__global__ void __launch_bounds__(kBackThreads)
+    moe_slot_mean_backward_kernel(void* dx, DType dx_dtype, void* dw, DType dw_dtype, const void* dslots,
+                                  DType dslots_dtype, const float* c, const float* denom, const void* x, DType x_dtype,
+                                  const float* w, const int32_t* offsets, int64_t d, int64_t k, int64_t s) {
+  constexpr int kPairs = (kBackPatches * kSlots + kBackThreads - 1) / kBackThreads;  // (patch, slot) per thread
+  __shared__ float dslots_tile[kSlots][kBackColumns + 1];  // +1: threads of one column, different slots
+  __shared__ float x_tile[kBackPatches][kBackColumns + 1];
+  __shared__ float scale[kBackPatches][kSlots];             // w[n, k] / denom[k, s]
+  const int64_t slide = blockIdx.y;
+  const int64_t first = offsets[slide] + int64_t(blockIdx.x) * kBackPatches;
+  const int64_t patches = min(int64_t(kBackPatches), int64_t(offsets[slide + 1]) - first);
+  if (patches <= 0) return;  // this slide has fewer tiles than the largest one
+  for (int i = threadIdx.x; i < kBackPatches * kSlots; i += kBackThreads) {
+    const int r = i / kSlots, j = i % kSlots;
+    scale[r][j] = r < patches && j < k ? w[(first + r) * k + j] / denom[j * s + slide] : 0.0f;
   }
-  __syncthreads();
-  for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
-    float g = 0.0f;
-    for (int64_t j = 0; j < k; ++j) g += scale[j] * load_f32(dslots, dslots_dtype, (j * s + slide) * d + i);
-    store_f32(dx, dx_dtype, n * d + i, g);
+  float dw_acc[kPairs];
+#pragma unroll
+  for (int p = 0; p < kPairs; ++p) dw_acc[p] = 0.0f;
+  const int col = threadIdx.x % kBackColumns, row0 = threadIdx.x / kBackColumns;  // dx: rows row0 + 4i
+  for (int64_t c0 = 0; c0 < d; c0 += kBackColumns) {
+    __syncthreads();  // the previous tile is no longer read (and scale is written, the first time)
+    for (int i = threadIdx.x; i < kSlots * kBackColumns; i += kBackThreads) {
+      const int j = i / kBackColumns, cc = i % kBackColumns;
+      dslots_tile[j][cc] = j < k && c0 + cc < d ? load_f32(dslots, dslots_dtype, (j * s + slide) * d + c0 + cc) : 0.0f;
+    }
+    for (int i = threadIdx.x; i < kBackPatches * kBackColumns; i += kBackThreads) {
+      const int r = i / kBackColumns, cc = i % kBackColumns;
+      x_tile[r][cc] = r < patches && c0 + cc < d ? load_f32(x, x_dtype, (first + r) * d + c0 + cc) : 0.0f;
+    }
+    __syncthreads();
+    // dx tile: thread (col, row0) computes rows row0, row0 + 4, ... of column col.
+    float dx_acc[kBackRowsPerThread];
+#pragma unroll
+    for (int i = 0; i < kBackRowsPerThread; ++i) dx_acc[i] = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kSlots; ++j) {
+      const float g = dslots_tile[j][col];
+#pragma unroll
+      for (int i = 0; i < kBackRowsPerThread; ++i) dx_acc[i] += scale[row0 + 4 * i][j] * g;
+    }
+    if (c0 + col < d)
+#pragma unroll
+      for (int i = 0; i < kBackRowsPerThread; ++i)
+        if (row0 + 4 * i < patches) store_f32(dx, dx_dtype, (first + row0 + 4 * i) * d + c0 + col, dx_acc[i]);
+    // dw: pair p = threadIdx.x + 256·q is (patch p / kSlots, slot p % kSlots).
+#pragma unroll
+    for (int q = 0; q < kPairs; ++q) {
+      const int pair = threadIdx.x + q * kBackThreads, r = pair / kSlots, j = pair % kSlots;
+      if (r >= kBackPatches) continue;
+      float dot = 0.0f;
+      for (int cc = 0; cc < kBackColumns; ++cc) dot += dslots_tile[j][cc] * x_tile[r][cc];
+      dw_acc[q] += dot;
+    }
   }
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
-  for (int64_t j = warp; j < k; j += warps) {
-    const int64_t base = (j * s + slide) * d;
-    float dot = 0.0f;
-    for (int64_t i = lane; i < d; i += 32)
-      dot += load_f32(dslots, dslots_dtype, base + i) * (load_f32(x, x_dtype, n * d + i) - load_f32(slots, slots_dtype, base + i));
-    dot = warp_sum(dot);
-    if (lane == 0) store_f32(dw, dw_dtype, n * k + j, dot * inv_denom[j]);
+#pragma unroll
+  for (int q = 0; q < kPairs; ++q) {
+    const int pair = threadIdx.x + q * kBackThreads, r = pair / kSlots, j = pair % kSlots;
+    if (r < patches && j < k)
+      store_f32(dw, dw_dtype, (first + r) * k + j, (dw_acc[q] - c[j * s + slide]) / denom[j * s + slide]);
   }
+}
+
+// The smallest instantiation that holds k slots.
+template <class Launch>
+void with_slot_bucket(int64_t k, Launch&& launch) {
+  if (k <= 16) launch(std::integral_constant<int, 16>{});
+  else if (k <= 32) launch(std::integral_constant<int, 32>{});
+  else launch(std::integral_constant<int, 64>{});
 }
 
 // Copies the offsets to the host and checks them: from 0 to n, no slide empty. Returns the
@@ -141,28 +223,48 @@ void moe_slot_mean(const MoeSlotMeanArgs& args, const ExecContext& ctx) {
   WSI_CHECK(chunks <= 65535, ErrorCode::Unsupported, "moe_slot_mean on CUDA: a slide of ", largest, " patches is too large");
   float* slots = args.slots.as<float>();
   float* denom = args.denom.as<float>();
-  WSI_CUDA_CHECK(cudaMemsetAsync(slots, 0, args.slots.nbytes(), stream));
-  WSI_CUDA_CHECK(cudaMemsetAsync(denom, 0, args.denom.nbytes(), stream));
-  if (d == 0) return;
-  const dim3 grid(unsigned((d + kColumns - 1) / kColumns), unsigned(s), unsigned(chunks));
-  moe_slot_sum_kernel<<<grid, kColumns, 0, stream>>>(slots, denom, args.x.data, args.x.dtype, args.weights.as<float>(),
-                                                     args.offsets.as<int32_t>(), d, k, s);
+  // One chunk per slide: the partial sums are slots and denom, normalized in place.
+  std::unique_ptr<StreamBuffer> scratch;
+  float* partial = slots;
+  float* partial_denom = denom;
+  if (chunks > 1) {
+    scratch = std::make_unique<StreamBuffer>(size_t(chunks * k * s * (d + 1)) * sizeof(float), stream);
+    partial = scratch->as<float>();
+    partial_denom = partial + chunks * k * s * d;
+  }
+  // At least one column tile: tile 0 also sums the weights (for denom), even when D is 0.
+  const dim3 grid(unsigned(std::max<int64_t>(1, (d + kColumns - 1) / kColumns)), unsigned(s), unsigned(chunks));
+  with_slot_bucket(k, [&](auto slots_max) {
+    moe_slot_sum_kernel<decltype(slots_max)::value><<<grid, kColumns, 0, stream>>>(
+        partial, partial_denom, args.x.data, args.x.dtype, args.weights.as<float>(), args.offsets.as<int32_t>(), d, k, s);
+  });
   WSI_CUDA_CHECK_LAUNCH();
-  moe_slot_normalize_kernel<<<blocks_for(k * s * d, kThreads), kThreads, 0, stream>>>(slots, denom, d, k * s * d);
+  moe_slot_normalize_kernel<<<blocks_for(k * s * d, kThreads), kThreads, 0, stream>>>(
+      slots, partial, partial_denom, args.offsets.as<int32_t>(), d, k, s);
   WSI_CUDA_CHECK_LAUNCH();
-  moe_denom_finish_kernel<<<blocks_for(k * s, kThreads), kThreads, 0, stream>>>(denom, k * s);
+  moe_denom_finish_kernel<<<blocks_for(k * s, kThreads), kThreads, 0, stream>>>(denom, partial_denom,
+                                                                              args.offsets.as<int32_t>(), k, s);
   WSI_CUDA_CHECK_LAUNCH();
 }
 
 void moe_slot_mean_backward(const MoeSlotMeanBackwardArgs& args, const ExecContext& ctx) {
   cudaStream_t stream = prepare(ctx);
   const int64_t n = args.x.dim(0), d = args.x.dim(1), k = args.weights.dim(1), s = args.offsets.dim(0) - 1;
-  check_offsets("moe_slot_mean_backward", args.offsets, n, stream);
-  WSI_CHECK(n <= INT32_MAX, ErrorCode::Unsupported, "moe_slot_mean_backward on CUDA: too many patches (", n, ")");
-  moe_slot_mean_backward_kernel<<<unsigned(n), kBackwardThreads, 0, stream>>>(
-      args.dx.data, args.dx.dtype, args.dweights.data, args.dweights.dtype, args.dslots.data, args.dslots.dtype,
-      args.slots.data, args.slots.dtype, args.denom.as<float>(), args.x.data, args.x.dtype, args.weights.as<float>(),
-      args.offsets.as<int32_t>(), d, k, s);
+  const int64_t largest = check_offsets("moe_slot_mean_backward", args.offsets, n, stream);
+  const int64_t tiles = (largest + kBackPatches - 1) / kBackPatches;
+  WSI_CHECK(s <= 65535 && tiles <= INT32_MAX, ErrorCode::Unsupported, "moe_slot_mean_backward on CUDA: ", s,
+            " slides of up to ", largest, " patches is more than this kernel's grid allows");
+  StreamBuffer c(size_t(k * s) * sizeof(float), stream);
+  const int64_t pairs = k * s;
+  moe_slot_dot_kernel<<<blocks_for(pairs * 32, kThreads), kThreads, 0, stream>>>(
+      c.as<float>(), args.dslots.data, args.dslots.dtype, args.slots.data, args.slots.dtype, d, pairs);
+  WSI_CUDA_CHECK_LAUNCH();
+  with_slot_bucket(k, [&](auto slots_max) {
+    moe_slot_mean_backward_kernel<decltype(slots_max)::value><<<dim3(unsigned(tiles), unsigned(s)), kBackThreads, 0, stream>>>(
+        args.dx.data, args.dx.dtype, args.dweights.data, args.dweights.dtype, args.dslots.data, args.dslots.dtype,
+        c.as<float>(), args.denom.as<float>(), args.x.data, args.x.dtype, args.weights.as<float>(),
+        args.offsets.as<int32_t>(), d, k, s);
+  });
   WSI_CUDA_CHECK_LAUNCH();
 }
 

@@ -21,7 +21,7 @@ struct ncclUniqueId {
   char internal[128];
 };
 using ncclResult_t = int;
-enum ncclDataType_t { ncclUint8 = 1, ncclFloat32 = 7, ncclFloat64 = 8 };
+enum ncclDataType_t { ncclUint8 = 1, ncclFloat32 = 7, ncclFloat64 = 8, ncclBfloat16 = 9 };  // bf16: NCCL 2.10+
 enum ncclRedOp_t { ncclSum = 0, ncclAvg = 4 };
 
 struct NcclApi {
@@ -85,6 +85,7 @@ class NcclGroup : public ProcessGroup {
   }
   ~NcclGroup() override {
     if (comm_) nccl().comm_destroy(comm_);
+    if (host_buffer_) cudaFree(host_buffer_);
     cudaEventDestroy(inputs_ready_);
     cudaStreamDestroy(stream_);
   }
@@ -92,13 +93,14 @@ class NcclGroup : public ProcessGroup {
   const char* backend() const override { return "nccl"; }
   Device device() const override { return Device::cuda(device_); }
 
+  // f32, or bf16 (gradients sent at half the bytes: --grad-reduce-dtype bf16), which Gloo lacks.
   void all_reduce(const Tensor& t, ReduceOp op) override {
-    check_all_reduce(*this, t);
+    check_reducible(t);
     finish(start_all_reduce(t, op));
   }
 
   std::shared_ptr<Work> all_reduce_async(const Tensor& t, ReduceOp op) override {
-    check_all_reduce(*this, t);
+    check_reducible(t);
     return std::make_shared<NcclWork>(*this, start_all_reduce(t, op));
   }
 
@@ -128,22 +130,22 @@ class NcclGroup : public ProcessGroup {
     all_reduce_host(&one, 1);
   }
 
+  // Through the group's device buffer for host values, made with the group and grown only when a
+  // call needs more (cudaMalloc and cudaFree synchronise the device: never per call).
   void all_reduce_host(double* values, size_t count) override {
     WSI_CUDA_CHECK(cudaSetDevice(device_));
-    void* buffer = nullptr;
-    WSI_CUDA_CHECK(cudaMalloc(&buffer, count * sizeof(double)));
-    try {
-      WSI_CUDA_CHECK(cudaMemcpy(buffer, values, count * sizeof(double), cudaMemcpyHostToDevice));
-      Started done = start("all_reduce", [&](cudaStream_t s) {
-        return nccl().all_reduce(buffer, buffer, count, ncclFloat64, ncclSum, comm_, s);
-      });
-      finish(done);
-      WSI_CUDA_CHECK(cudaMemcpy(values, buffer, count * sizeof(double), cudaMemcpyDeviceToHost));
-    } catch (...) {
-      cudaFree(buffer);
-      throw;
+    if (count > host_buffer_count_) {
+      if (host_buffer_) cudaFree(host_buffer_);
+      host_buffer_ = nullptr;
+      host_buffer_count_ = 0;
+      WSI_CUDA_CHECK(cudaMalloc(&host_buffer_, count * sizeof(double)));
+      host_buffer_count_ = count;
     }
-    cudaFree(buffer);
+    WSI_CUDA_CHECK(cudaMemcpy(host_buffer_, values, count * sizeof(double), cudaMemcpyHostToDevice));
+    finish(start("all_reduce", [&](cudaStream_t s) {
+      return nccl().all_reduce(host_buffer_, host_buffer_, count, ncclFloat64, ncclSum, comm_, s);
+    }));
+    WSI_CUDA_CHECK(cudaMemcpy(values, host_buffer_, count * sizeof(double), cudaMemcpyDeviceToHost));
   }
 
  private:
@@ -168,9 +170,18 @@ class NcclGroup : public ProcessGroup {
     Started started_;
   };
 
+  void check_reducible(const Tensor& t) const {
+    if (t.dtype == DType::BF16)
+      WSI_CHECK(t.device == device(), ErrorCode::Unsupported, "the nccl group works on ", device().str(),
+                " tensors, got ", t.describe());
+    else
+      check_all_reduce(*this, t);
+  }
+
   Started start_all_reduce(const Tensor& t, ReduceOp op) {
+    const ncclDataType_t type = t.dtype == DType::BF16 ? ncclBfloat16 : ncclFloat32;
     return start("all_reduce", [&](cudaStream_t s) {
-      return nccl().all_reduce(t.data, t.data, size_t(t.numel()), ncclFloat32, redop(op), comm_, s);
+      return nccl().all_reduce(t.data, t.data, size_t(t.numel()), type, redop(op), comm_, s);
     });
   }
 
@@ -233,6 +244,8 @@ class NcclGroup : public ProcessGroup {
   ncclComm_t comm_ = nullptr;
   cudaStream_t stream_ = nullptr;
   cudaEvent_t inputs_ready_ = nullptr;
+  void* host_buffer_ = nullptr;  // all_reduce_host's device copy, host_buffer_count_ doubles
+  size_t host_buffer_count_ = 0;
   int device_;
   int world_size_;
   std::chrono::milliseconds timeout_;

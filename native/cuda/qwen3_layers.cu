@@ -2,15 +2,22 @@
 //   rms_norm            one block per row: Σx² by block reduction, then out = x·rstd·weight;
 //                       all-bf16 aligned rows with D % 8 == 0 load 8 elements at a time
 //   rms_norm_backward   dx: one block per row (Σ g·xhat by block reduction);
-//                       dweight: one thread per column walking the rows (+=, deterministic)
+//                       dweight (+=): a 2-D grid of 32-column tiles × row chunks, each block's 8
+//                       row lanes summed in shared memory into one partial per (chunk, column),
+//                       then one thread per column adds its chunks' partials in order. The split
+//                       depends only on the shape, so the sum has the same bits on every run and
+//                       GPU; d = 128 (q/k norms, ~10⁵ rows) gets as many blocks as d = 2560.
 //   rope                one thread per (b, t, i): cos/sin computed once, applied to pair i of every head
 //   swiglu(_backward)   one thread per element, grid-stride; swiglu on aligned all-bf16 tensors 8 at a time
 #include <cuda_bf16.h>
+
+#include <algorithm>
 
 #include "check.h"
 #include "convert.cuh"
 #include "ops.h"
 #include "reduce.cuh"
+#include "stream_buffer.h"
 #include "wsi/qwen3_math.h"
 
 namespace wsi::cuda {
@@ -84,12 +91,34 @@ __global__ void rms_norm_dx_kernel(void* dx, DType dx_dtype, const void* x, DTyp
   }
 }
 
-__global__ void rms_norm_dweight_kernel(float* dweight, const void* x, DType x_dtype, const float* rstd,
-                                        const void* dy, DType dy_dtype, int64_t rows, int64_t d) {
+constexpr int kDweightColumns = 32;  // a warp reads 32 consecutive columns of one row
+constexpr int kDweightLanes = 8;     // rows in flight per block
+constexpr int64_t kDweightBlocks = 1024, kDweightMinRows = 64;
+
+// partial (chunks, d) f32: Σ over rows [chunk·rows_per_chunk, +rows_per_chunk) of dy·x·rstd.
+__global__ void __launch_bounds__(kDweightColumns * kDweightLanes)
+    rms_norm_dweight_partial_kernel(float* partial, const void* x, DType x_dtype, const float* rstd, const void* dy,
+                                    DType dy_dtype, int64_t rows, int64_t d, int64_t rows_per_chunk) {
+  __shared__ float lanes[kDweightLanes][kDweightColumns + 1];
+  const int64_t col = int64_t(blockIdx.x) * kDweightColumns + threadIdx.x;
+  const int64_t begin = int64_t(blockIdx.y) * rows_per_chunk, end = min(rows, begin + rows_per_chunk);
+  float sum = 0.0f;
+  if (col < d)
+    for (int64_t r = begin + threadIdx.y; r < end; r += kDweightLanes)
+      sum += load_f32(dy, dy_dtype, r * d + col) * load_f32(x, x_dtype, r * d + col) * rstd[r];
+  lanes[threadIdx.y][threadIdx.x] = sum;
+  __syncthreads();
+  if (threadIdx.y != 0 || col >= d) return;
+  for (int lane = 1; lane < kDweightLanes; ++lane) sum += lanes[lane][threadIdx.x];
+  partial[int64_t(blockIdx.y) * d + col] = sum;
+}
+
+// dweight (d) f32 += Σ_chunk partial[chunk, :], the chunks in order.
+__global__ void rms_norm_dweight_finish_kernel(float* dweight, const float* partial, int64_t chunks, int64_t d) {
   const int64_t col = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (col >= d) return;
   float sum = 0.0f;
-  for (int64_t r = 0; r < rows; ++r) sum += load_f32(dy, dy_dtype, r * d + col) * load_f32(x, x_dtype, r * d + col) * rstd[r];
+  for (int64_t c = 0; c < chunks; ++c) sum += partial[c * d + col];
   dweight[col] += sum;
 }
 
@@ -172,8 +201,20 @@ void rms_norm_backward(const RmsNormBackwardArgs& args, const ExecContext& ctx) 
   WSI_CHECK(rows <= INT32_MAX, ErrorCode::Unsupported, "rms_norm_backward on CUDA: too many rows (", rows, ")");
   // The weight gradient reads dy before dx may overwrite it (dx may be dy).
   if (args.dweight.defined()) {
-    rms_norm_dweight_kernel<<<blocks_for(d, kThreads), kThreads, 0, stream>>>(
-        args.dweight.as<float>(), args.x.data, args.x.dtype, args.rstd.as<float>(), args.dy.data, args.dy.dtype, rows, d);
+    // Chunks of rows so that the grid has about kDweightBlocks blocks, whatever d.
+    const int64_t tiles = (d + kDweightColumns - 1) / kDweightColumns;
+    const int64_t wanted = std::max<int64_t>(1, kDweightBlocks / tiles);
+    const int64_t rows_per_chunk = std::max(kDweightMinRows, (rows + wanted - 1) / wanted);
+    const int64_t chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
+    WSI_CHECK(tiles <= INT32_MAX && chunks <= 65535, ErrorCode::Unsupported, "rms_norm_backward on CUDA: ", d,
+              " columns is more than this kernel's grid allows");
+    StreamBuffer partial(size_t(chunks * d) * sizeof(float), stream);
+    rms_norm_dweight_partial_kernel<<<dim3(unsigned(tiles), unsigned(chunks)), dim3(kDweightColumns, kDweightLanes), 0,
+                                      stream>>>(partial.as<float>(), args.x.data, args.x.dtype, args.rstd.as<float>(),
+                                                args.dy.data, args.dy.dtype, rows, d, rows_per_chunk);
+    WSI_CUDA_CHECK_LAUNCH();
+    rms_norm_dweight_finish_kernel<<<blocks_for(d, kThreads), kThreads, 0, stream>>>(args.dweight.as<float>(),
+                                                                                    partial.as<float>(), chunks, d);
     WSI_CUDA_CHECK_LAUNCH();
   }
   rms_norm_dx_kernel<<<unsigned(rows), row_threads(d), 0, stream>>>(args.dx.data, args.dx.dtype, args.x.data, args.x.dtype,

@@ -1,5 +1,6 @@
 // Softmax over the last dimension and its backward on the GPU: one block of 256 threads per row,
-// two passes over the row with block-wide reductions in f32.
+// two passes over the row with block-wide reductions in f32. A row that is −∞ throughout (fully
+// masked) gives 0, not NaN.
 #include <cfloat>
 
 #include "check.h"
@@ -40,7 +41,8 @@ __global__ void softmax_kernel(void* out, DType out_dtype, const void* x, DType 
   float sum = 0.0f;
   for (int64_t c = threadIdx.x; c < cols; c += kThreads) sum += __expf(load_f32(x, x_dtype, base + c) - max);
   sum = block_reduce(sum, Sum{}, scratch);
-  const float inv = 1.0f / sum;
+  // sum is 0 only when the whole row is −∞ (a fully masked row): its softmax is 0, not 0·∞.
+  const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
   for (int64_t c = threadIdx.x; c < cols; c += kThreads)
     store_f32(out, out_dtype, base + c, __expf(load_f32(x, x_dtype, base + c) - max) * inv);
 }

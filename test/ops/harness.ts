@@ -206,6 +206,36 @@ export function checkOpCase(testCase: OpCase, device: Device): void {
   }
 }
 
+/**
+ * Runs a forward case twice on `device` from the same inputs (fresh tensors each time, the same
+ * initial outputs) and names the outputs whose bits differ between the runs.
+ */
+export function irreproducibleOutputs(testCase: OpCase, device: Device): string[] {
+  const rng = new Rng(caseSeed(testCase.name));
+  const values: Record<string, Float64Array> = {};
+  for (const [name, spec] of Object.entries(testCase.inputs)) values[name] = draw(spec, rng);
+  for (const [name, spec] of Object.entries(testCase.derived ?? {})) values[name] = spec.compute(values).map((x) => roundTo(spec.dtype ?? 'f32', x));
+  for (const [name, spec] of Object.entries(testCase.outputs)) if (spec.initial) values[name] = draw(spec, rng);
+  const specs: Record<string, TensorSpec> = { ...testCase.inputs, ...testCase.derived, ...testCase.outputs };
+  const run = (): Record<string, Uint32Array> => {
+    const owned: Tensor[] = [];
+    try {
+      const args: Record<string, Tensor | number | boolean> = { ...testCase.attrs };
+      for (const [name, spec] of Object.entries(specs)) {
+        const data = values[name] ?? new Float64Array(numel(spec.shape));
+        args[name] = track(owned, Tensor.from(data, spec.shape, { dtype: spec.dtype ?? 'f32', device }));
+      }
+      runOp(testCase.op, args);
+      // Every dtype widens to f32 exactly, so equal f32 bits are equal bits.
+      return Object.fromEntries(Object.keys(testCase.outputs).map((name) => [name, new Uint32Array((args[name] as Tensor).toFloat32().slice().buffer)]));
+    } finally {
+      for (const t of owned) t.dispose();
+    }
+  };
+  const [first, second] = [run(), run()];
+  return Object.keys(testCase.outputs).filter((name) => first[name].some((bits, i) => bits !== second[name][i]));
+}
+
 /** Runs a gradient case on `device` against central finite differences of the float64 forward. */
 export function checkGradientCase(testCase: GradientCase, device: Device): void {
   const seed = caseSeed(testCase.name);

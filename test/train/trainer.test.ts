@@ -12,7 +12,7 @@ import { randomCompressor } from '../../lib/compressorState.js';
 import { readDataset } from '../../lib/data/dataset.js';
 import { DataLoader } from '../../lib/data/loader.js';
 import { makeSyntheticDataset } from '../../lib/demo/synth.js';
-import { ConfigError, TrainingError } from '../../lib/errors.js';
+import { ConfigError, FormatError, TrainingError } from '../../lib/errors.js';
 import { CompressorClassifierTask, type SlideLabelBatch, slideLabelCollate } from '../../lib/train/compressorTask.js';
 import { FINAL_CHECKPOINT, latestCheckpoint, writeCheckpoint } from '../../lib/train/checkpoints.js';
 import { parseTrainConfig } from '../../lib/train/config.js';
@@ -81,7 +81,31 @@ describe('trainer', () => {
 
   it('stops on a NaN loss naming the step, leaving the last checkpoint', async () => {
     const out = tempDir();
-    const t = task();
+    const config = parseTrainConfig({ stage: 0, outputDir: out, epochs: 2, batchSize: 4, saveEvery: 2 });
+    // The task's fourth micro-batch reports a NaN loss (its gradients stay finite).
+    const nanAtFourth = (inner: ReturnType<typeof task>): ReturnType<typeof task> => {
+      let calls = 0;
+      return new Proxy(inner, {
+        get(target, key) {
+          if (key === 'forwardBackward') {
+            return async (...args: Parameters<typeof inner.forwardBackward>) => {
+              const result = await target.forwardBackward(...args);
+              return calls++ === 3 ? { ...result, lossSum: Number.NaN } : result;
+            };
+          }
+          const value = Reflect.get(target, key, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    };
+    await expect(train(nanAtFourth(task()), loader(), config, { progress: 'none' })).rejects.toThrow(TrainingError);
+    await expect(train(nanAtFourth(task()), loader(), config, { progress: 'none' })).rejects.toThrow(/step 4 \(epoch 1, micro-batch 4\): the loss is NaN/);
+    expect((await latestCheckpoint(out))!.state.step).toBe(2);
+    expect(existsSync(join(out, FINAL_CHECKPOINT))).toBe(false);
+  });
+
+  it('stops on NaN features at the gate, naming the slide, leaving the last checkpoint', async () => {
+    const out = tempDir();
     const config = parseTrainConfig({ stage: 0, outputDir: out, epochs: 2, batchSize: 4, saveEvery: 2 });
     const poisoned = { batchesPerEpoch: 6, async *batches(epoch: number, from = 0) {
       let i = from;
@@ -90,8 +114,8 @@ describe('trainer', () => {
         yield batch;
       }
     } };
-    await expect(train(t, poisoned, config, { progress: 'none' })).rejects.toThrow(TrainingError);
-    await expect(train(task(), poisoned, config, { progress: 'none' })).rejects.toThrow(/step 4 \(epoch 1, micro-batch 4\): the loss is NaN/);
+    await expect(train(task(), poisoned, config, { progress: 'none' })).rejects.toThrow(FormatError);
+    await expect(train(task(), poisoned, config, { progress: 'none' })).rejects.toThrow(/moe_route: slide 0: the gate logit of patch row 0, slot 0 is nan/);
     expect((await latestCheckpoint(out))!.state.step).toBe(2);
     expect(existsSync(join(out, FINAL_CHECKPOINT))).toBe(false);
   });

@@ -37,6 +37,21 @@ void MoeRouteArgs::validate() const {
   require_dtype(op, "auxLoss", aux_loss, DType::F32);
   require_shape(op, "auxLoss", aux_loss, {1});
   WSI_CHECK(noise >= 0.0f, ErrorCode::ShapeMismatch, op, ": 'noise' must be >= 0, got ", noise);
+  if (offsets.defined()) {
+    require_dtype(op, "offsets", offsets, DType::I32);
+    require_ndim(op, "offsets", offsets, 1);
+    WSI_CHECK(offsets.dim(0) >= 2, ErrorCode::ShapeMismatch, op, ": 'offsets' ", offsets.shape_str(),
+              " must hold at least one slide (S + 1 entries)");
+  }
+}
+
+void non_finite_gate_error(int64_t row, int64_t slot, float value, const int32_t* offsets, int64_t slides) {
+  const std::string what = concat("the gate logit of patch row ", row, ", slot ", slot, " is ", value);
+  for (int64_t s = 0; offsets && s < slides; ++s)
+    if (offsets[s] <= row && row < offsets[s + 1])
+      fail(ErrorCode::Format, "moe_route: slide ", s, ": ", what, " (its patch ", row - offsets[s], " of ",
+           offsets[s + 1] - offsets[s], "): are the slide's features or the gate's weights NaN or infinite?");
+  fail(ErrorCode::Format, "moe_route: ", what, ": are the features or the gate's weights NaN or infinite?");
 }
 
 void MoeRouteBackwardArgs::validate() const {

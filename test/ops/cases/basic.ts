@@ -4,13 +4,19 @@ import { linearBackward, runOp, softmaxBackward } from '../../../lib/ops.js';
 import type { GradientCase, OpCase, Tolerance } from '../harness.js';
 import { defaultTolerance } from '../harness.js';
 import { matmulRef, softmaxRef, sumRowsRef } from '../reference.js';
+import type { Rng } from '../random.js';
 
-/** Odd sizes on purpose: 1, and sizes that are not multiples of any vector width or tile. */
+/**
+ * Odd sizes on purpose: 1, and sizes that are not multiples of any vector width or tile; few
+ * output tiles over a long K, which the CUDA tensor-core kernel splits along K (k 1025: 2
+ * slices, k 4099: 8, the last one short).
+ */
 const MATMUL_SIZES: [m: number, k: number, n: number][] = [
   [1, 1, 1],
   [33, 127, 17],
   [127, 1025, 33],
   [3, 33, 1025],
+  [5, 4099, 70],
 ];
 
 // A dot product of length k in f32 is off by up to about k·2^-24 of Σ|a·b| (≈ √k·|a||b| for
@@ -149,6 +155,37 @@ function softmaxCases(): OpCase[] {
   return cases;
 }
 
+/**
+ * Softmax of rows with −∞ entries: every third row entirely −∞ (a fully masked row, whose
+ * softmax is 0, not NaN), every fourth entry of the others. The draw counts its calls to know
+ * the element: the harness draws each element once, in order, per run.
+ */
+function maskedSoftmaxCases(): OpCase[] {
+  const masked = (row: number, col: number) => row % 3 === 1 || col % 4 === 3;
+  return ([[4, 1], [7, 33], [5, 1025]] as const).flatMap(([rows, cols]) =>
+    (['f32', 'bf16'] as DType[]).map((dtype): OpCase => {
+      let drawn = 0;
+      const draw = (r: Rng) => {
+        const at = drawn++ % (rows * cols);
+        return masked(Math.floor(at / cols), at % cols) ? -Infinity : 5 * r.normal();
+      };
+      return {
+        name: `softmax ${dtype} [${rows}, ${cols}] with −∞ entries and all −∞ rows`,
+        op: 'softmax',
+        inputs: { x: { shape: [rows, cols], dtype, draw } },
+        outputs: { out: { shape: [rows, cols], dtype } },
+        reference: (v) => {
+          const out = softmaxRef(v.x, cols);
+          for (let r = 0; r < rows; r++) if (r % 3 === 1) out.fill(0, r * cols, (r + 1) * cols);
+          return { out };
+        },
+        // The row's Σ exp in f32: rounding grows like √cols (seed 3009611863: 1.03e-6 at 1025).
+        tolerance: (dt) => ({ ...defaultTolerance(dt), normalized: defaultTolerance(dt).normalized + 1e-7 * Math.sqrt(cols) }),
+      };
+    }),
+  );
+}
+
 function sumRowsCases(): OpCase[] {
   return [
     [1025, 33, false],
@@ -166,7 +203,7 @@ function sumRowsCases(): OpCase[] {
   }));
 }
 
-export const basicOpCases: OpCase[] = [...matmulCases(), ...elementwiseCases(), ...softmaxCases(), ...sumRowsCases()];
+export const basicOpCases: OpCase[] = [...matmulCases(), ...elementwiseCases(), ...softmaxCases(), ...maskedSoftmaxCases(), ...sumRowsCases()];
 
 export const basicGradientCases: GradientCase[] = [
   {

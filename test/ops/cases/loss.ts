@@ -41,36 +41,60 @@ function labelDraw(v: number, ignored: number): (r: Rng) => number {
 }
 
 // Vocabulary not a multiple of the chunk, tokens not a multiple of the chunk, chunks and
-// batches with no labels at all.
-const CASES: [name: string, t: number, h: number, v: number, chunk: number, ignored: number, dtype: DType][] = [
-  ['one token', 1, 1, 1, 1, 0, 'f32'],
-  ['T 29 H 33 V 37 chunk 8', 29, 33, 37, 8, 0.3, 'f32'],
-  ['T 29 H 33 V 37 chunk 8 bf16', 29, 33, 37, 8, 0.3, 'bf16'],
-  ['T 17 H 65 V 1025 chunk 5, workspace 7 rows', 17, 65, 1025, 5, 0.5, 'f32'],
-  ['T 33 H 16 V 300 chunk 33 most ignored', 33, 16, 300, 33, 0.9, 'f32'],
-  ['all ignored', 12, 8, 19, 4, 1, 'f32'],
+// batches with no labels at all. bf16 hidden and weight take the CUDA path that keeps the
+// chunk's gradient in bf16 beside its logits (a chunk of at most 2/3 of the workspace's rows),
+// except with a one-row workspace; mixed and f16 inputs keep it in f32.
+interface LossCase {
+  name: string;
+  t: number;
+  h: number;
+  v: number;
+  chunk: number;
+  /** Default chunk + 2: more rows than the chunk, of which only `chunk` may be used. */
+  workspaceRows?: number;
+  ignored: number;
+  hidden: DType;
+  weight: DType;
+}
+
+const CASES: LossCase[] = [
+  { name: 'one token', t: 1, h: 1, v: 1, chunk: 1, ignored: 0, hidden: 'f32', weight: 'f32' },
+  { name: 'T 29 H 33 V 37 chunk 8', t: 29, h: 33, v: 37, chunk: 8, ignored: 0.3, hidden: 'f32', weight: 'f32' },
+  { name: 'T 29 H 33 V 37 chunk 8 bf16', t: 29, h: 33, v: 37, chunk: 8, ignored: 0.3, hidden: 'bf16', weight: 'bf16' },
+  { name: 'T 17 H 65 V 1025 chunk 5, workspace 7 rows', t: 17, h: 65, v: 1025, chunk: 5, workspaceRows: 7, ignored: 0.5, hidden: 'f32', weight: 'f32' },
+  { name: 'T 33 H 16 V 300 chunk 33 most ignored', t: 33, h: 16, v: 300, chunk: 33, ignored: 0.9, hidden: 'f32', weight: 'f32' },
+  { name: 'all ignored', t: 12, h: 8, v: 19, chunk: 4, ignored: 1, hidden: 'f32', weight: 'f32' },
+  { name: 'T 70 H 40 V 1531 chunk 21, workspace 21 rows, bf16', t: 70, h: 40, v: 1531, chunk: 21, workspaceRows: 21, ignored: 0.2, hidden: 'bf16', weight: 'bf16' },
+  { name: 'T 9 H 24 V 301 chunk 1, one-row workspace bf16', t: 9, h: 24, v: 301, chunk: 1, workspaceRows: 1, ignored: 0.2, hidden: 'bf16', weight: 'bf16' },
+  { name: 'T 23 H 16 V 211 chunk 6 all bf16 labelled', t: 23, h: 16, v: 211, chunk: 6, ignored: 0, hidden: 'bf16', weight: 'bf16' },
+  { name: 'T 19 H 24 V 97 chunk 7 bf16 hidden, f32 weight', t: 19, h: 24, v: 97, chunk: 7, ignored: 0.3, hidden: 'bf16', weight: 'f32' },
+  { name: 'T 19 H 24 V 97 chunk 7 f16', t: 19, h: 24, v: 97, chunk: 7, ignored: 0.3, hidden: 'f16', weight: 'f16' },
 ];
 
 function crossEntropyCases(): OpCase[] {
-  return CASES.map(([name, t, h, v, chunk, ignored, dtype]) => ({
-    name: `linear_cross_entropy ${name}`,
-    op: 'linear_cross_entropy',
-    inputs: {
-      hidden: { shape: [t, h], dtype },
-      weight: { shape: [v, h], dtype, draw: (r: Rng) => (2 * r.normal()) / Math.sqrt(h) },
-      labels: { shape: [t], dtype: 'i32', draw: labelDraw(v, ignored) },
-      workspace: { shape: [chunk + 2, v] }, // more rows than the chunk: only `chunk` are used
-    },
-    // dweight is f32 (the master-gradient dtype): a bf16 one would be rounded once per chunk.
-    outputs: { loss: { shape: [1] }, count: { shape: [1] }, dhidden: { shape: [t, h], dtype }, dweight: { shape: [v, h], initial: true } },
-    attrs: { chunk, gradScale: 0.25 },
-    reference: (val) => {
-      const r = crossEntropyRef(val.hidden, val.weight, val.labels, h, v, 0.25);
-      return { loss: Float64Array.of(r.loss), count: Float64Array.of(r.count), dhidden: r.dhidden, dweight: r.dweight.map((g, i) => g + val.dweight[i]) };
-    },
-    // Sums of T token losses and of T·V gradient terms in f32.
-    tolerance: (dt: DType) => (dt === 'bf16' ? { atol: 2e-3, rtol: 1e-2, normalized: 5e-3 } : { atol: 2e-5 * Math.sqrt(t * v), rtol: 1e-4, normalized: 1e-5 }),
-  }));
+  return CASES.map(({ name, t, h, v, chunk, workspaceRows, ignored, hidden, weight }) => {
+    // A 16-bit input rounds the gradient's terms (bf16 on CUDA) or its output to 8 or 11 bits.
+    const sixteenBit = hidden !== 'f32' || weight !== 'f32';
+    return {
+      name: `linear_cross_entropy ${name}`,
+      op: 'linear_cross_entropy',
+      inputs: {
+        hidden: { shape: [t, h], dtype: hidden },
+        weight: { shape: [v, h], dtype: weight, draw: (r: Rng) => (2 * r.normal()) / Math.sqrt(h) },
+        labels: { shape: [t], dtype: 'i32', draw: labelDraw(v, ignored) },
+        workspace: { shape: [workspaceRows ?? chunk + 2, v] },
+      },
+      // dweight is f32 (the master-gradient dtype): a bf16 one would be rounded once per chunk.
+      outputs: { loss: { shape: [1] }, count: { shape: [1] }, dhidden: { shape: [t, h], dtype: hidden }, dweight: { shape: [v, h], initial: true } },
+      attrs: { chunk, gradScale: 0.25 },
+      reference: (val) => {
+        const r = crossEntropyRef(val.hidden, val.weight, val.labels, h, v, 0.25);
+        return { loss: Float64Array.of(r.loss), count: Float64Array.of(r.count), dhidden: r.dhidden, dweight: r.dweight.map((g, i) => g + val.dweight[i]) };
+      },
+      // Sums of T token losses and of T·V gradient terms in f32.
+      tolerance: () => (sixteenBit ? { atol: 2e-3, rtol: 1e-2, normalized: 5e-3 } : { atol: 2e-5 * Math.sqrt(t * v), rtol: 1e-4, normalized: 1e-5 }),
+    };
+  });
 }
 
 export const lossOpCases: OpCase[] = crossEntropyCases();

@@ -8,13 +8,16 @@ import type { Rng } from '../random.js';
 import { dropoutKeeps, gelu, layerNorm, linear } from '../reference/math.js';
 import { inTopK, routeRef, slotMeanRef } from '../reference/moe.js';
 
-// K not a power of two, top-k 1 and 2, noise off (inference) and on (training).
+// K not a power of two, K 32 and 64 (a CUDA lane's two slots), top-k 1, 2 and 4, noise off
+// (inference) and on (training); N over several CUDA blocks of 256 patches.
 const ROUTES: [n: number, k: number, topK: number, noise: number][] = [
   [1, 1, 1, 0],
   [33, 5, 2, 0],
   [127, 16, 2, 0.7],
   [1025, 7, 1, 1],
   [40, 64, 2, 0],
+  [600, 32, 4, 0.3],
+  [300, 33, 2, 0],
 ];
 
 function routeCases(): OpCase[] {
@@ -65,13 +68,16 @@ function replay(values: number[]): (r: Rng) => number {
   return () => values[next++ % values.length];
 }
 
-// Slides of 1 patch, fewer patches than K, uneven sizes; D odd.
+// Slides of 1 patch, fewer patches than K, uneven sizes; D odd; K 3 to 64 (each CUDA
+// instantiation: 16, 32, 64 slots); slides over several CUDA chunks of 1024 and tiles of 32.
 const LAYOUTS: [name: string, offsets: number[], d: number, k: number][] = [
   ['one slide of one patch', [0, 1], 33, 3],
   ['3 slides, fewer patches than K', [0, 2, 3, 7], 17, 5],
   ['4 uneven slides', [0, 40, 41, 140, 203], 129, 16],
   ['2 slides, K 7, D 1025', [0, 19, 50], 1025, 7],
   ['a slide of 2 497 patches (several CUDA chunks) after one of 3', [0, 3, 2500], 33, 3],
+  ['K 32: slides of 1 500 (two CUDA chunks) and 70 patches, D 70', [0, 1500, 1570], 70, 32],
+  ['K 64, D 65', [0, 33, 100], 65, 64],
 ];
 
 function slotMeanCases(): OpCase[] {

@@ -55,7 +55,9 @@ function ropeRef(x: Float64Array, positions: Float64Array, heads: number, d: num
   return out;
 }
 
-const NORM_SHAPES: [rows: number, d: number][] = [[1, 1], [33, 128], [7, 1025], [1, 2560]];
+// Many rows of d = 128 (the q/k norms) and of 2560: the CUDA weight gradient splits them into
+// several row chunks, the last one partial.
+const NORM_SHAPES: [rows: number, d: number][] = [[1, 1], [33, 128], [7, 1025], [1, 2560], [4099, 128], [531, 2560]];
 
 function rmsNormCases(): OpCase[] {
   const cases: OpCase[] = [];

@@ -19,6 +19,10 @@ constexpr int32_t kIgnoreLabel = -100;
 // hidden (T, H), weight (V, H) (the tied embedding), labels (T) i32 in [0, V) or -100.
 // workspace (≥ chunk, V) f32 holds one chunk's logits; chunk tokens are done at a time (0: the
 // workspace's rows). Log-sum-exp is in f32; a chunk or batch with no labels gives 0, not NaN.
+// The CUDA backend, given bf16 hidden and weight, keeps the chunk's softmax − onehot in bf16
+// beside its logits in the workspace (so a chunk is then at most 2/3 of the workspace's rows)
+// and never waits for the device: a label out of range makes the loss NaN there, where the CPU
+// backend raises ShapeMismatch naming it.
 struct LinearCrossEntropyArgs {
   Tensor loss, count, dhidden, dweight, hidden, weight, labels, workspace;
   int64_t chunk = 0;

@@ -21,8 +21,10 @@ constexpr int64_t kMaxMoeSlots = 64;
 //   aux_loss = K · Σ_k slot_load[k] · slot_prob[k]                  (1) f32
 // aux_loss is the Switch Transformer load-balancing loss (Fedus et al. 2021, eq. 4), with f_k
 // counting all top_k choices of the whole batch; it is 1 when routing is perfectly balanced.
+// A logit that is NaN or ±∞ is a FormatError naming its patch row and, when the optional
+// offsets (S + 1) i32 of the batch's slides are given, its slide (non_finite_gate_error).
 struct MoeRouteArgs {
-  Tensor probs, weights, slot_load, slot_prob, aux_loss, logits;
+  Tensor probs, weights, slot_load, slot_prob, aux_loss, logits, offsets;
   int64_t top_k = 2;
   float noise = 0.0f;
   int64_t seed = 0;
@@ -35,12 +37,18 @@ struct MoeRouteArgs {
     v.output("slotProb", slot_prob);
     v.output("auxLoss", aux_loss);
     v.input("logits", logits);
+    v.optional("offsets", offsets);
     v.integer("topK", top_k);
     v.number("noise", noise);
     v.integer("seed", seed);
   }
   void validate() const;
 };
+
+// The error for a non-finite gate logit at (row, slot): names the slide when offsets (slides + 1
+// entries, on the host; null when not given) place the row in one.
+[[noreturn]] void non_finite_gate_error(int64_t row, int64_t slot, float value, const int32_t* offsets,
+                                        int64_t slides);
 
 // Backward of moe_route to the logits (overwrite), slot_load held constant (it is a count):
 //   dp[n, k] = [k in top_k(n)] · dweights[n, k] + aux_grad · K · slot_load[k] / N
