@@ -1,4 +1,4 @@
-// The GEMM's blocking and threads. The rows of out are taken in rounds of up to ~384; a round's
+// The GEMM's blocking and threads. The rows of out are taken in rounds of up to ~1024; a round's
 // rows of a are packed once (all of k) and shared by every thread. The round's out is cut into
 // tiles of whole micro-tiles, enough for every thread to take several, and the threads take
 // tiles. A tile walks k in blocks of kKc: it packs b's (kKc × tile columns) block — read once
@@ -23,7 +23,8 @@ namespace {
 
 constexpr int64_t kKc = 256;            // k per packed block: an a panel (12 × 256 f32) in L1
 constexpr int64_t kMaxTileCols = 512;   // a b block of 256 × 512 f32 is 512 KB, in L2
-constexpr int64_t kRoundRows = 384;     // rows of a packed at once: 384 × k f32
+constexpr int64_t kMaxTileFloats = 1 << 18;  // a tile's f32 sums: at most 1 MB per thread
+constexpr int64_t kRoundRows = 1024;    // rows of a packed at once (1024 × k f32): b is packed once per round
 constexpr double kParallelFlops = 1e6;  // below this, handing work to the pool costs more than it saves
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -124,10 +125,12 @@ void gemm(int64_t m, int64_t n, int64_t k, const GemmInput& a, const GemmInput& 
     packed.panels = ceil_div(packed.rows, mr);
     pack_rows(P, packed, threads > 1);
 
-    // Tiles: columns in blocks of at most kMaxTileCols; with several threads, cut finer (columns
-    // first, then rows) until there are three tiles a thread, so uneven tiles even out.
+    // Tiles: columns in blocks of at most kMaxTileCols (fewer when the round has many rows); with
+    // several threads, cut finer (columns first, then rows) until there are three tiles a thread,
+    // so uneven tiles even out.
     const int64_t col_panels = ceil_div(n, nr), wanted = threads > 1 ? 3 * int64_t(threads) : 1;
-    int64_t col_tiles = std::max(ceil_div(n, kMaxTileCols), std::min(col_panels, wanted)), row_tiles = 1;
+    const int64_t max_cols = std::clamp(kMaxTileFloats / (packed.panels * mr) / nr * nr, nr, kMaxTileCols);
+    int64_t col_tiles = std::max(ceil_div(n, max_cols), std::min(col_panels, wanted)), row_tiles = 1;
     if (col_tiles < wanted) row_tiles = std::min(packed.panels, ceil_div(wanted, col_tiles));
     const int64_t tile_cols = ceil_div(col_panels, col_tiles) * nr, tile_rows = ceil_div(packed.panels, row_tiles) * mr;
     col_tiles = ceil_div(n, tile_cols);
