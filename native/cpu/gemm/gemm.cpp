@@ -148,6 +148,4 @@ void gemm(int64_t m, int64_t n, int64_t k, const GemmInput& a, const GemmInput& 
   }
 }
 
-const char* gemm_kernel_name() { return micro_kernel().name; }
-
 }  // namespace wsi::cpu

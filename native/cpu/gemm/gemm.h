@@ -38,8 +38,4 @@ struct GemmEpilogue {
 void gemm(int64_t m, int64_t n, int64_t k, const GemmInput& a, const GemmInput& b, const GemmOutput& out,
           const GemmEpilogue& epilogue = {}, bool parallel = true);
 
-// The micro-kernel this machine runs ("avx512", "avx2" or "portable"): the best the CPU has,
-// or the one WSI_VQA_CPU_GEMM names.
-const char* gemm_kernel_name();
-
 }  // namespace wsi::cpu

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "wsi/cpu_gemm.h"
 #include "wsi/error.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -155,3 +156,5 @@ const MicroKernel& micro_kernel() {
 }
 
 }  // namespace wsi::cpu
+
+const char* wsi::cpu_gemm_kernel() { return cpu::micro_kernel().name; }
