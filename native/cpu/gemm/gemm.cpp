@@ -8,12 +8,14 @@
 //
 // Every out element is the same chain of fused multiply-adds over k in order however rounds,
 // tiles and threads fall (the kernel continues the chain from its own f32 partial sum), so the
-// result does not depend on the number of threads.
+// result does not depend on the number of threads. A few rows against a weight stored (out, in)
+// go to gemv.h instead.
 #include "gemm.h"
 
 #include <algorithm>
 #include <vector>
 
+#include "gemv.h"
 #include "kernels.h"
 #include "packing.h"
 #include "wsi/thread_pool.h"
@@ -90,21 +92,9 @@ void run_tile(const Problem& P, const PackedRows& packed, int64_t i0, int64_t ro
     }
   }
   // Epilogue: out = alpha · sum + beta · out + bias, rounded once to out's dtype.
-  const GemmEpilogue& e = P.epilogue;
   thread_local std::vector<float> old_buffer;
-  float* old = e.beta != 0.0f ? tile_buffer(old_buffer, cols) : nullptr;
-  for (int64_t i = 0; i < rows; ++i) {
-    float* row = c + i * ldc;
-    const int64_t at = (i0 + i) * P.out.row_stride + j0;
-    for (int64_t j = 0; j < cols; ++j) row[j] *= e.alpha;
-    if (old) {
-      widen(P.out.data, P.out.dtype, at, cols, old);
-      for (int64_t j = 0; j < cols; ++j) row[j] += e.beta * old[j];
-    }
-    if (e.bias)
-      for (int64_t j = 0; j < cols; ++j) row[j] += e.bias[j0 + j];
-    narrow(row, P.out.data, P.out.dtype, at, cols);
-  }
+  float* old = tile_buffer(old_buffer, cols);
+  for (int64_t i = 0; i < rows; ++i) finish_row(c + i * ldc, cols, P.out, i0 + i, j0, P.epilogue, old);
 }
 
 }  // namespace
@@ -112,6 +102,7 @@ void run_tile(const Problem& P, const PackedRows& packed, int64_t i0, int64_t ro
 void gemm(int64_t m, int64_t n, int64_t k, const GemmInput& a, const GemmInput& b, const GemmOutput& out,
           const GemmEpilogue& epilogue, bool parallel) {
   if (m <= 0 || n <= 0) return;
+  if (gemv_suits(m, a, b)) return gemv(m, n, k, a, b, out, epilogue, parallel);
   const Problem P{m, n, k, a, b, out, epilogue, micro_kernel()};
   const int64_t mr = P.kernel.mr, nr = P.kernel.nr;
   const int threads = parallel && 2.0 * double(m) * double(n) * double(k) >= kParallelFlops ? cpu_threads() : 1;

@@ -2,10 +2,12 @@
 // operand in any floating dtype and any strides, accumulated in f32. The matmul op, attention,
 // the fused cross-entropy and the projector and experts (through matmul) all run on it.
 //
-// Each output element is one chain of fused multiply-adds over k = 0, 1, …, k − 1 in order,
-// whatever the blocking, the kernel (AVX-512 or AVX2 give the same bits) or the number of
-// threads; alpha, beta and the bias are applied once after it. So results are bit-identical from
-// run to run on one machine, which resuming a training run bit for bit relies on.
+// Each output element is summed in an order fixed by the shape alone — one chain of fused
+// multiply-adds over k in order (the packed kernels; AVX-512 and AVX2 give the same bits), or
+// 16 lanes along k then across (a few rows against a weight, gemv.h) — whatever the blocking or
+// the number of threads; alpha, beta and the bias are applied once after it. So results are
+// bit-identical from run to run on one machine, which resuming a training run bit for bit
+// relies on.
 #pragma once
 
 #include <cstdint>
