@@ -13,9 +13,15 @@ constexpr int64_t kColumns = 64;  // columns of out per task
 
 typedef float f32x16 __attribute__((vector_size(64)));
 
+// On x86-64, compiled for AVX-512, AVX2 + FMA and the baseline; the loader picks one per machine.
+#if defined(__x86_64__) || defined(_M_X64)
+#define WSI_GEMV_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=haswell", "default")))
+#else
+#define WSI_GEMV_CLONES
+#endif
+
 // sums[i] = Σ_k a[i·lda + k] · b[k] for i < m (≤ kGemvMaxRows): b read once for every row of a.
-// Compiled for AVX-512, AVX2 + FMA and baseline x86-64; the loader picks one per machine.
-__attribute__((target_clones("arch=x86-64-v4", "arch=haswell", "default"))) void dot_rows(
+WSI_GEMV_CLONES void dot_rows(
     const float* a, int64_t lda, int64_t m, const float* b, int64_t k, float* sums) {
   f32x16 acc[kGemvMaxRows] = {};
   int64_t i = 0;
