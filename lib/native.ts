@@ -51,7 +51,8 @@ export interface CudaDeviceInfo {
 
 /** What the build has and the machine offers. */
 export interface BackendsInfo {
-  cpu: { available: boolean; threads: number };
+  /** `gemm`: the CPU GEMM's micro-kernel (avx512, avx2 or portable). */
+  cpu: { available: boolean; threads: number; gemm: string };
   cuda: {
     compiled: boolean;
     available: boolean;

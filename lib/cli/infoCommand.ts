@@ -16,7 +16,7 @@ export function registerInfoCommand(program: Command): void {
       }
       const { cpu, cuda } = report.backends;
       console.log(`wsi-vqa ${report.version}`);
-      console.log(`cpu:  available (${cpu.threads} threads)`);
+      console.log(`cpu:  available (${cpu.threads} threads, ${cpu.gemm} GEMM)`);
       if (!cuda.compiled) console.log(`cuda: not compiled in (${cuda.reason})`);
       else if (!cuda.available) console.log(`cuda: compiled, not available (${cuda.reason})`);
       else for (const d of cuda.devices) console.log(`cuda:${d.index} ${d.name} (sm ${d.computeCapability}, ${(d.memoryBytes / 2 ** 30).toFixed(1)} GiB)`);

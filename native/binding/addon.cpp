@@ -6,6 +6,7 @@
 #include "native_tensor.h"
 #include "op_calls.h"
 #include "process_group.h"
+#include "wsi/cpu_gemm.h"
 #include "wsi/cuda_runtime.h"
 #include "wsi/distributed/process_group.h"
 #include "wsi/dynlib.h"
@@ -26,6 +27,7 @@ Napi::Value info(const Napi::CallbackInfo& call) {
   Napi::Object cpu = Napi::Object::New(env);
   cpu.Set("available", true);
   cpu.Set("threads", cpu_threads());
+  cpu.Set("gemm", cpu_gemm_kernel());
 
   const cuda::Status status = cuda::status();
   Napi::Object gpu = Napi::Object::New(env);

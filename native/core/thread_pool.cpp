@@ -3,11 +3,18 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#ifdef __linux__
+#include <sched.h>
+#endif
+
+#include "wsi/error.h"
 
 namespace wsi {
 namespace {
@@ -25,11 +32,27 @@ struct Chunk {
   int64_t begin, end;
 };
 
+// Threads to run: WSI_VQA_CPU_THREADS when set, else the CPUs this process may run on (a
+// container's or taskset's share, not the whole machine's), so the pool never oversubscribes.
+unsigned thread_count() {
+  if (const char* value = std::getenv("WSI_VQA_CPU_THREADS"); value && *value) {
+    char* end = nullptr;
+    const long n = std::strtol(value, &end, 10);
+    WSI_CHECK(*end == '\0' && n >= 1 && n <= 1024, ErrorCode::Unsupported,
+              "WSI_VQA_CPU_THREADS must be a whole number from 1 to 1024, got '", value, "'");
+    return unsigned(n);
+  }
+#ifdef __linux__
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+#endif
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 class Pool {
  public:
-  Pool() {
-    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-    for (unsigned i = 1; i < hw; ++i) workers_.emplace_back([this] { work(); });
+  explicit Pool(unsigned threads) {
+    for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this] { work(); });
   }
   ~Pool() {
     {
@@ -114,7 +137,7 @@ class Pool {
 };
 
 Pool& pool() {
-  static Pool instance;
+  static Pool instance(thread_count());
   return instance;
 }
 

@@ -80,6 +80,41 @@ function matmulCases(): OpCase[] {
   return cases;
 }
 
+/**
+ * Sizes that cross the CPU GEMM's blocking (native/cpu/gemm/): its micro-tiles (12 × 32 with
+ * AVX-512, 6 × 16 with AVX2, 4 × 16 portable), its blocks of 256 along k and its rounds of 384
+ * rows; in every dtype, with each transpose, a bias, and alpha and beta.
+ */
+const GEMM_BLOCKING_SIZES: [m: number, k: number, n: number][] = [
+  [385, 257, 97],
+  [13, 520, 33],
+];
+
+function gemmBlockingCases(): OpCase[] {
+  const cases: OpCase[] = [];
+  for (const [m, k, n] of GEMM_BLOCKING_SIZES) {
+    for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
+      for (const dtype of ['f32', 'bf16', 'f16'] as DType[]) {
+        const [alpha, beta] = transA === transB ? [1.5, 0.25] : [1, 0];
+        cases.push({
+          name: `matmul blocking ${dtype} m${m} k${k} n${n}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''} +bias alpha ${alpha} beta ${beta}`,
+          op: 'matmul',
+          inputs: {
+            a: { shape: transA ? [k, m] : [m, k], dtype },
+            b: { shape: transB ? [n, k] : [k, n], dtype },
+            bias: { shape: [n], dtype },
+          },
+          outputs: { out: { shape: [m, n], dtype, initial: beta !== 0 } },
+          attrs: { transA, transB, alpha, beta },
+          reference: (v) => matmulWithScale(v, { m, n, k, transA, transB }, alpha, beta),
+          tolerance: matmulTolerance(k),
+        });
+      }
+    }
+  }
+  return cases;
+}
+
 const ELEMENTWISE_SHAPES = [[1], [33], [3, 1025], [4099]];
 
 function elementwiseCases(): OpCase[] {
@@ -203,7 +238,7 @@ function sumRowsCases(): OpCase[] {
   }));
 }
 
-export const basicOpCases: OpCase[] = [...matmulCases(), ...elementwiseCases(), ...softmaxCases(), ...maskedSoftmaxCases(), ...sumRowsCases()];
+export const basicOpCases: OpCase[] = [...matmulCases(), ...gemmBlockingCases(), ...elementwiseCases(), ...softmaxCases(), ...maskedSoftmaxCases(), ...sumRowsCases()];
 
 export const basicGradientCases: GradientCase[] = [
   {
