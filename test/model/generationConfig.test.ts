@@ -105,8 +105,11 @@ describe('Qwen3Model.logits', () => {
     using picked = model.logits(batch, { rows: [3, 8] });
     using all = model.logits(batch);
     const [rows, every] = [picked.toFloat32(), all.toFloat32()];
-    expect(Array.from(rows.subarray(0, 211))).toEqual(Array.from(every.subarray(3 * 211, 4 * 211)));
-    expect(Array.from(rows.subarray(211))).toEqual(Array.from(every.subarray(8 * 211, 9 * 211)));
+    // Equal up to the order of the LM head's sums: the CPU GEMM takes a few rows as dot products
+    // along k (no packing), a whole batch through the packed micro-kernel.
+    const closeTo = (got: Float32Array, want: Float32Array) => got.forEach((x, i) => expect(Math.abs(x - want[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(want[i]!))));
+    closeTo(rows.subarray(0, 211), every.subarray(3 * 211, 4 * 211));
+    closeTo(rows.subarray(211), every.subarray(8 * 211, 9 * 211));
     const last = every.subarray(4 * 211, 5 * 211);
     const [first] = generate(model, [{ ids: ids.subarray(0, 5) }], { maxNewTokens: 1, stopTokens: [] })[0];
     expect(first).toBe(last.indexOf(Math.max(...last)));
