@@ -1,7 +1,7 @@
 /** Training: the config, the loop, checkpoints, progress and the report. */
 export { STAGE_LEARNING_RATES, parseTrainConfig, trainConfigSchema, type Stage, type TrainConfig, type TrainConfigInput } from './config.js';
 export { FINAL_CHECKPOINT, OPTIMIZER_FILE, TRAINER_STATE_FILE, findCheckpoints, latestCheckpoint, removeUnfinishedCheckpoints, stepCheckpointName, writeCheckpoint, type FoundCheckpoint, type TrainerState } from './checkpoints.js';
-export { describeTrainingInputs, fileDigest, folderDigest, type TrainingInputs } from './fingerprint.js';
+export { describeTrainingInputs, fileDigest, folderDigest, type TrainingInputs, WHOLE_FILE_BYTES } from './fingerprint.js';
 export { RESUMABLE_CONFIG_CHANGES, makeRunRecord, runDifferences, type RunRecord } from './runRecord.js';
 export { resumeFromCheckpoint, type ResumeOptions } from './resume.js';
 export { stopOnSignals, type StopOnSignals } from './signals.js';
