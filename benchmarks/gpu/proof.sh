@@ -131,7 +131,7 @@ record setup passed $((SECONDS - t0)) --reason "$kit_check" --log "$LOGS/setup.l
 # --- a. info -----------------------------------------------------------------------------------
 say "a. wsi-vqa info"
 t0=$SECONDS
-rc=$(boxed a_info 30 node dist/cli/main.js info --json)
+rc=$(boxed a_info 30 node dist/cli/wsi-vqa.js info --json)
 # The JSON out of the log (a warning on stderr may come before it), saved for the record.
 check=$(node -e '
 const fs = require("fs");

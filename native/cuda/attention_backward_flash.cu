@@ -9,8 +9,8 @@
 //
 // dQ is a separate deterministic pass, not f32 atomics: the op has no f32 scratch of dq's size
 // (its signature stays as it is), and every gradient is then bit-reproducible run to run, as
-// DESIGN §6 asks where sums are promised deterministic. The price is two recomputed products
-// (S and dP again in the dQ pass): 7 tile GEMMs instead of FlashAttention-2's 5, about 1.4× the
+// docs/ARCHITECTURE.md ("Determinism") promises. The price is two recomputed products (S and dP
+// again in the dQ pass): 7 tile GEMMs instead of FlashAttention-2's 5, about 1.4× the
 // backward's tensor-core work.
 //
 // Both kernels: 4 warps, mma.sync m16n8k16 (bf16 / f16 in, f32 accumulate; mma_fragments.h has

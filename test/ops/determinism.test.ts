@@ -1,5 +1,5 @@
 /**
- * Run to run, every op gives the same bits for the same inputs (DESIGN §6): every case of the op
+ * Run to run, every op gives the same bits for the same inputs (docs/ARCHITECTURE.md, "Determinism"): every case of the op
  * harness runs twice and its outputs are compared bit for bit. On the CPU that holds for every
  * op (every sum has a fixed order, whatever the threads). On CUDA it holds on one GPU model with
  * one toolkit and library version, except for the ops listed in docs/ARCHITECTURE.md
