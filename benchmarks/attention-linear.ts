@@ -15,6 +15,7 @@ import { info } from '../lib/info.js';
 import { matmulAsync, runOpAsync } from '../lib/ops.js';
 import type { Device } from '../lib/tensor.js';
 import { Tensor } from '../lib/tensor.js';
+import { medianMsAsync } from './timing.js';
 
 const args = process.argv.slice(2);
 const small = args.includes('--small');
@@ -28,16 +29,6 @@ function randomTensor(shape: number[], scale = 1): Tensor {
   return Tensor.from(data, shape, { dtype: 'bf16', device });
 }
 
-async function time(run: () => Promise<void>): Promise<number> {
-  await run();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const start = performance.now();
-    await run();
-    times.push(performance.now() - start);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-}
 
 const tflops = (flops: number, ms: number) => (flops / (ms * 1e-3) / 1e12).toPrecision(3);
 
@@ -53,10 +44,10 @@ async function benchAttention(tokens: number): Promise<void> {
   const dq = Tensor.empty(q.shape, { dtype: 'bf16', device });
   const dk = Tensor.empty(k.shape, { dtype: 'bf16', device });
   const dv = Tensor.empty(v.shape, { dtype: 'bf16', device });
-  const forwardMs = await time(async () => {
+  const forwardMs = await medianMsAsync(async () => {
     await attentionAsync(q, k, v, { out, lse });
-  });
-  const backwardMs = await time(() => runOpAsync('attention_backward', { dq, dk, dv, delta, q, k, v, out, lse, dout }));
+  }, repeats);
+  const backwardMs = await medianMsAsync(() => runOpAsync('attention_backward', { dq, dk, dv, delta, q, k, v, out, lse, dout }), repeats);
   const flops = (4 * batch * qHeads * tokens * tokens * dim) / 2;
   const path = device === 'cpu' ? '' : ` (WSI_VQA_ATTENTION=${process.env.WSI_VQA_ATTENTION ?? 'auto'})`;
   console.log(
@@ -69,7 +60,7 @@ async function benchAttention(tokens: number): Promise<void> {
   const qStep = randomTensor([batch, qHeads, dim]);
   const lens = Tensor.from(Int32Array.from({ length: batch }, () => tokens), [batch], { device });
   const step = Tensor.empty(qStep.shape, { dtype: 'bf16', device });
-  const decodeMs = await time(() => runOpAsync('attention_decode', { out: step, q: qStep, kCache: k, vCache: v, cacheLens: lens }));
+  const decodeMs = await medianMsAsync(() => runOpAsync('attention_decode', { out: step, q: qStep, kCache: k, vCache: v, cacheLens: lens }), repeats);
   const bytes = 2 * batch * tokens * kvHeads * dim * 2;
   console.log(`attention_decode on ${device}${path}: cache ${tokens}: ${decodeMs.toFixed(3)} ms (${(bytes / (decodeMs * 1e-3) / 1e9).toPrecision(3)} GB/s of K and V)`);
   for (const t of [q, k, v, dout, out, lse, delta, dq, dk, dv, qStep, lens, step]) t.dispose();
@@ -79,9 +70,9 @@ async function benchLinear(m: number, k: number, n: number): Promise<void> {
   const x = randomTensor([m, k]);
   const weight = randomTensor([n, k], 0.02);
   const out = Tensor.empty([m, n], { dtype: 'bf16', device });
-  const ms = await time(async () => {
+  const ms = await medianMsAsync(async () => {
     await matmulAsync(x, weight, { transB: true, out });
-  });
+  }, repeats);
   const path = device === 'cpu' ? '' : ` (WSI_VQA_MATMUL=${process.env.WSI_VQA_MATMUL ?? 'auto'})`;
   console.log(`linear on ${device}${path}: x [${m}, ${k}] · Wᵀ [${n}, ${k}] bf16: ${ms.toFixed(2)} ms (${tflops(2 * m * n * k, ms)} TFLOP/s)`);
   for (const t of [x, weight, out]) t.dispose();

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { readSlideFeatures } from '../lib/io/features.js';
 import { readNpy } from '../lib/io/npy.js';
 import { writeSafetensors } from '../lib/io/safetensors.js';
+import { medianMsAsync } from './timing.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
@@ -37,16 +38,6 @@ const COMPARISONS: { file: string; peer: string }[] = [
   { file: 'narrow512.npy', peer: 'np.load narrow512.npy' },
 ];
 
-async function medianMs(run: () => Promise<unknown>): Promise<number> {
-  await run();
-  const times: number[] = [];
-  for (let i = 0; i < REPEATS; i++) {
-    const start = performance.now();
-    await run();
-    times.push(performance.now() - start);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-}
 
 if (!existsSync(join(dir, 'narrow512.npy'))) execFileSync(python, [peerScript, 'make', dir], { stdio: 'inherit' });
 if (!existsSync(join(dir, 'features.safetensors'))) {
@@ -60,7 +51,7 @@ const ours = new Map<string, number[]>();
 for (let round = 1; round <= rounds; round++) {
   const peer = JSON.parse(execFileSync(python, [peerScript, 'time', dir], { encoding: 'utf8' })) as Record<string, number>;
   const mine = new Map<string, number>();
-  for (const file of files) mine.set(file, await medianMs(() => readSlideFeatures(join(dir, file))));
+  for (const file of files) mine.set(file, await medianMsAsync(() => readSlideFeatures(join(dir, file)), REPEATS));
   console.log(`round ${round}`);
   for (const { file, peer: name } of COMPARISONS) {
     const ratio = peer[name] / mine.get(file)!;

@@ -11,3 +11,15 @@ export function medianMs(run: () => void, repeats: number): number {
   }
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
 }
+
+/** {@link medianMs} of an asynchronous `run` (one awaited call after another). */
+export async function medianMsAsync(run: () => Promise<unknown>, repeats: number): Promise<number> {
+  await run();
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const start = performance.now();
+    await run();
+    times.push(performance.now() - start);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+}

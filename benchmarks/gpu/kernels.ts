@@ -15,12 +15,12 @@
 import { writeFileSync } from 'node:fs';
 import { attentionAsync } from '../../lib/attentionOps.js';
 import { benchmarkOps } from '../../lib/bench/run.js';
+import { randomCompressor } from '../../lib/compressorState.js';
 import { linearCrossEntropy } from '../../lib/crossEntropy.js';
 import type { DType } from '../../lib/dtype.js';
-import { MoeCompressor, type StateRecord } from '../../lib/moe.js';
 import { runOpAsync } from '../../lib/ops.js';
 import { Tensor, type Device } from '../../lib/tensor.js';
-import { medianMs } from '../timing.js';
+import { medianMs, medianMsAsync } from '../timing.js';
 
 const args = process.argv.slice(2);
 const option = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -54,16 +54,6 @@ function random(shape: number[], scale = 1, type: DType = dtype): Tensor {
   return Tensor.from(data, shape, { dtype: type, device });
 }
 
-async function medianAsyncMs(run: () => Promise<void>): Promise<number> {
-  await run();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const start = performance.now();
-    await run();
-    times.push(performance.now() - start);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-}
 
 const tflops = (flops: number, ms: number) => flops / (ms * 1e-3) / 1e12;
 
@@ -79,9 +69,9 @@ async function attention(tokens: number): Promise<void> {
   const [dq, dk, dv] = [q, k, v].map((t) => Tensor.empty(t.shape, { dtype, device }));
   try {
     const flops = (4 * batch * qHeads * tokens * tokens * dim) / 2; // causal: half of QKᵀ and PV
-    const forward = await medianAsyncMs(async () => void (await attentionAsync(q, k, v, { out, lse })));
+    const forward = await medianMsAsync(async () => void (await attentionAsync(q, k, v, { out, lse })), repeats);
     report({ id: `attention_fwd T=${tokens}`, ms: forward, tflops: tflops(flops, forward) });
-    const backward = await medianAsyncMs(() => runOpAsync('attention_backward', { dq, dk, dv, delta, q, k, v, out, lse, dout }));
+    const backward = await medianMsAsync(() => runOpAsync('attention_backward', { dq, dk, dv, delta, q, k, v, out, lse, dout }), repeats);
     report({ id: `attention_bwd T=${tokens}`, ms: backward, tflops: tflops(2.5 * flops, backward) });
   } finally {
     for (const t of [q, k, v, dout, out, lse, delta, dq, dk, dv]) t.dispose();
@@ -97,7 +87,7 @@ async function decode(batch: number, cache: number): Promise<void> {
   const lens = Tensor.from(Int32Array.from({ length: batch }, () => cache), [batch], { device });
   const out = Tensor.empty(q.shape, { dtype, device });
   try {
-    const ms = await medianAsyncMs(() => runOpAsync('attention_decode', { out, q, kCache: k, vCache: v, cacheLens: lens }));
+    const ms = await medianMsAsync(() => runOpAsync('attention_decode', { out, q, kCache: k, vCache: v, cacheLens: lens }), repeats);
     const bytes = 2 * batch * cache * kvHeads * dim * (dtype === 'f32' ? 4 : 2);
     report({ id: `attention_decode B=${batch} cache=${cache}`, ms, gbps: bytes / (ms * 1e-3) / 1e9 });
   } finally {
@@ -133,20 +123,7 @@ function layerOps(): void {
 
 function moe(): void {
   const [patches, width, k] = tiny ? [500, 1024, 16] : [40_000, 1024, 16];
-  const rand = (shape: number[], scale: number): StateRecord => ({
-    shape,
-    data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => scale * (Math.random() * 2 - 1)),
-  });
-  const state: Record<string, StateRecord> = { 'gate.weight': rand([k, width], 0.03), 'gate.bias': rand([k], 0.1) };
-  for (let e = 0; e < k; e++) {
-    state[`experts.${e}.net.0.weight`] = rand([512, width], 0.03);
-    state[`experts.${e}.net.0.bias`] = rand([512], 0.1);
-    state[`experts.${e}.net.3.weight`] = rand([width, 512], 0.04);
-    state[`experts.${e}.net.3.bias`] = rand([width], 0.1);
-    state[`experts.${e}.net.4.weight`] = rand([width], 1);
-    state[`experts.${e}.net.4.bias`] = rand([width], 0.1);
-  }
-  const compressor = MoeCompressor.fromStateDict(state, { device });
+  const compressor = randomCompressor({ device, slots: k });
   const x = random([patches, width], 1, 'f32');
   try {
     const ms = medianMs(() => compressor.forward(x, [0, patches]).out.dispose(), repeats); // the aux loss read back waits

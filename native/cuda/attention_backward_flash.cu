@@ -59,12 +59,6 @@ struct Smem {
 static_assert(Smem<__nv_bfloat16, 128>::kBytes == 97 * 1024 && Smem<__half, 64>::kBytes == 48 * 1024 + 1024,
               "the planned shared memory per block");
 
-__device__ __forceinline__ float fast_exp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-  return y;
-}
-
 template <int kN>
 __device__ __forceinline__ void zero(float (&acc)[kN][4]) {
 #pragma unroll
@@ -273,7 +267,7 @@ __global__ void __launch_bounds__(kThreads, 2)
         for (int e = 0; e < 4; ++e) {
           const int qc = c * kChunk + t * 8 + col_pair + (e % 2);  // query row in the tile
           const bool visible = all_visible || (qc < queries && qc >= first_query[e / 2]);
-          p[t][e] = visible ? fast_exp2(p[t][e] * scale_log2 - lse_t[qc]) : 0.0f;
+          p[t][e] = visible ? flash::fast_exp2(p[t][e] * scale_log2 - lse_t[qc]) : 0.0f;
         }
 
       // dV += Pᵀ·dO.
@@ -396,7 +390,7 @@ __global__ void __launch_bounds__(kThreads, 2)
         for (int e = 0; e < 4; ++e) {
           const int c = t * 8 + col_pair + (e % 2);
           const bool visible = all_visible || c < seen[e / 2];
-          p[t][e] = visible ? fast_exp2(p[t][e] * scale_log2 - lse_row[e / 2]) : 0.0f;
+          p[t][e] = visible ? flash::fast_exp2(p[t][e] * scale_log2 - lse_row[e / 2]) : 0.0f;
         }
 
       // dS = P ∘ (dO·Vᵀ − delta); dQ += dS·K.

@@ -51,20 +51,6 @@ struct DecodeShape {
   int splits, head_tiles;
 };
 
-__device__ __forceinline__ float fast_exp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-  return y;
-}
-__device__ __forceinline__ float quad_max(float v) {
-  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
-  return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
-}
-__device__ __forceinline__ float quad_sum(float v) {
-  v += __shfl_xor_sync(0xffffffffu, v, 1);
-  return v + __shfl_xor_sync(0xffffffffu, v, 2);
-}
-
 // part_o (B, Hq, splits, D) f32 unnormalised; part_ml (B, Hq, splits, 2): max (log2 units), sum.
 template <class T, int kDim>
 __global__ void __launch_bounds__(kThreads)
@@ -151,16 +137,16 @@ __global__ void __launch_bounds__(kThreads)
         for (int e = 0; e < 4; ++e) sc[t][e] = t * 8 + col_pair + (e % 2) < keys ? sc[t][e] * scale_log2 : -INFINITY;
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
-        const float new_max = fmaxf(row_max[r], quad_max(fmaxf(fmaxf(sc[0][2 * r], sc[0][2 * r + 1]),
+        const float new_max = fmaxf(row_max[r], flash::quad_max(fmaxf(fmaxf(sc[0][2 * r], sc[0][2 * r + 1]),
                                                                fmaxf(sc[1][2 * r], sc[1][2 * r + 1]))));
         const float base = new_max == -INFINITY ? 0.0f : new_max;
-        const float correction = fast_exp2(row_max[r] - base);
+        const float correction = flash::fast_exp2(row_max[r] - base);
         row_max[r] = new_max;
         float sum = 0.0f;
 #pragma unroll
         for (int t = 0; t < 2; ++t) {
-          sc[t][2 * r] = fast_exp2(sc[t][2 * r] - base);
-          sc[t][2 * r + 1] = fast_exp2(sc[t][2 * r + 1] - base);
+          sc[t][2 * r] = flash::fast_exp2(sc[t][2 * r] - base);
+          sc[t][2 * r + 1] = flash::fast_exp2(sc[t][2 * r + 1] - base);
           sum += sc[t][2 * r] + sc[t][2 * r + 1];
         }
         row_sum[r] = row_sum[r] * correction + sum;
@@ -191,7 +177,7 @@ __global__ void __launch_bounds__(kThreads)
   const int rows[2] = {frag::mma_c(lane, 0).row, frag::mma_c(lane, 2).row};
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    const float l = quad_sum(row_sum[r]);
+    const float l = flash::quad_sum(row_sum[r]);
     if (lane % 4 == 0) {
       m_s[warp * kHeadRows + rows[r]] = row_max[r];
       l_s[warp * kHeadRows + rows[r]] = l;
@@ -214,7 +200,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int w = 0; w < kWarps; ++w) {
       const float mw = m_s[w * kHeadRows + r];
       if (mw == -INFINITY) continue;  // a warp that saw no key
-      const float weight = fast_exp2(mw - m);
+      const float weight = flash::fast_exp2(mw - m);
       l += l_s[w * kHeadRows + r] * weight;
       value += o_s[(w * kHeadRows + r) * kDim + d] * weight;
     }

@@ -1,6 +1,7 @@
 // Device pieces of the flash-attention kernels (attention_forward_flash.cu and friends): the
-// PTX instructions they are built from (cp.async, ldmatrix, mma.sync m16n8k16) and the tile copy
-// from (B, T, H, D) tensors into swizzled shared memory. Where fragments live is in
+// PTX instructions they are built from (cp.async, ldmatrix, mma.sync m16n8k16, ex2), the quad
+// reductions of the online softmax, and the tile copy from (B, T, H, D) tensors into swizzled
+// shared memory. Where fragments live is in
 // mma_fragments.h, with the PTX ISA figures it follows.
 #pragma once
 
@@ -74,6 +75,24 @@ template <>
 __device__ __forceinline__ uint32_t pack<__half>(float lo, float hi) {
   const __half2 v = __floats2half2_rn(lo, hi);
   return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+// 2^x by the SFU (ex2.approx, flush to zero): the kernels fold log2(e) into the softmax scale.
+// ex2(-inf) = +0, so masked scores vanish.
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// Max and sum over the 4 lanes (one quad) that share an accumulator row of an m16n8 tile.
+__device__ __forceinline__ float quad_max(float v) {
+  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
+  return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
+}
+__device__ __forceinline__ float quad_sum(float v) {
+  v += __shfl_xor_sync(0xffffffffu, v, 1);
+  return v + __shfl_xor_sync(0xffffffffu, v, 2);
 }
 
 // Starts the copy of rows [first, first + kRows) of one head of a (B, T, H, D) tensor into a

@@ -53,22 +53,6 @@ struct Smem {
 static_assert(Smem<__nv_bfloat16, 128>::kBytes == 96 * 1024 && Smem<__half, 64>::kBytes == 48 * 1024,
               "the planned shared memory per block");
 
-__device__ __forceinline__ float fast_exp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));  // ex2(-inf) = +0
-  return y;
-}
-
-// Max and sum over the 4 lanes (one quad) that share an accumulator row.
-__device__ __forceinline__ float quad_max(float v) {
-  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
-  return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
-}
-__device__ __forceinline__ float quad_sum(float v) {
-  v += __shfl_xor_sync(0xffffffffu, v, 1);
-  return v + __shfl_xor_sync(0xffffffffu, v, 2);
-}
-
 template <class T, int kDim>
 // One block per SM is all the launch bounds ask: at D = 64 a cap of 128 registers (two blocks)
 // fits only at the edge of spilling, which a compiler version can tip over (the CI check fails
@@ -196,16 +180,16 @@ __global__ void __launch_bounds__(kThreads, 1)
         float tile_max = -INFINITY;
 #pragma unroll
         for (int t = 0; t < kKeyTiles; ++t) tile_max = fmaxf(tile_max, fmaxf(s[t][2 * r], s[t][2 * r + 1]));
-        const float new_max = fmaxf(row_max[r], quad_max(tile_max));
+        const float new_max = fmaxf(row_max[r], flash::quad_max(tile_max));
         // A row with no visible key yet keeps max −∞; subtract 0 then, so every p is 2^−∞ = 0.
         const float base = new_max == -INFINITY ? 0.0f : new_max;
-        const float correction = fast_exp2(row_max[r] - base);
+        const float correction = flash::fast_exp2(row_max[r] - base);
         row_max[r] = new_max;
         float sum = 0.0f;
 #pragma unroll
         for (int t = 0; t < kKeyTiles; ++t) {
-          s[t][2 * r] = fast_exp2(s[t][2 * r] - base);
-          s[t][2 * r + 1] = fast_exp2(s[t][2 * r + 1] - base);
+          s[t][2 * r] = flash::fast_exp2(s[t][2 * r] - base);
+          s[t][2 * r + 1] = flash::fast_exp2(s[t][2 * r + 1] - base);
           sum += s[t][2 * r] + s[t][2 * r + 1];
         }
         row_sum[r] = row_sum[r] * correction + sum;
@@ -238,7 +222,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   float inv[2];
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    const float l = quad_sum(row_sum[r]);
+    const float l = flash::quad_sum(row_sum[r]);
     const bool valid = rows[r] < len && l > 0.0f;
     inv[r] = valid ? 1.0f / l : 0.0f;
     if (lane % 4 == 0 && rows[r] < L.tokens)
