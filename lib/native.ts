@@ -110,12 +110,12 @@ export interface NativeAddon {
   connectGloo(options: NativeGroupOptions): Promise<NativeProcessGroup>;
   connectNccl(options: NativeGroupOptions, device: number, uniqueId: Uint8Array): Promise<NativeProcessGroup>;
   ncclUniqueId(): Uint8Array;
-  /** Uninitialised host memory, large blocks on huge pages (absent from addons built before it). */
-  hostBuffer?(bytes: number): ArrayBuffer;
-  /** A whole regular file read on a libuv thread into memory like hostBuffer's (absent from addons built before it). */
-  readFile?(path: string, maxBytes: number): Promise<ArrayBuffer>;
-  /** Index of the first infinite or NaN value, or -1 (absent from addons built before it). */
-  findNonFinite?(values: Float32Array): number;
+  /** Uninitialised host memory, large blocks on huge pages. */
+  hostBuffer(bytes: number): ArrayBuffer;
+  /** A whole regular file read on a libuv thread into memory like hostBuffer's. */
+  readFile(path: string, maxBytes: number): Promise<ArrayBuffer>;
+  /** Index of the first infinite or NaN value, or -1. */
+  findNonFinite(values: Float32Array): number;
 }
 
 const packageRoot = fileURLToPath(new URL('..', import.meta.url));

@@ -58,15 +58,9 @@ export async function openRegularFile(path: string): Promise<RegularFile> {
  */
 export async function readFileBytes(path: string, maxBytes: number = MAX_FILE_BYTES): Promise<Uint8Array> {
   // The addon opens, checks, reads and closes as one job on a libuv thread, so a read started
-  // before a synchronous training step is done by its end; here each of them needs the main thread.
-  if (native.readFile) return new Uint8Array(await withCallerStack(native.readFile(path, maxBytes)));
-  const { handle, size } = await openRegularFile(path);
-  try {
-    if (size > maxBytes) throw new IoError(`${path}: cannot read file (${size} bytes, more than the ${maxBytes} bytes this reader takes)`);
-    return await readRange(handle, path, 0, size);
-  } finally {
-    await handle.close();
-  }
+  // before a synchronous training step is done by its end (through fs/promises, each step of it
+  // would wait for the main thread).
+  return new Uint8Array(await withCallerStack(native.readFile(path, maxBytes)));
 }
 
 /** The file's text (UTF-8, a leading byte-order mark dropped), with the checks of {@link readFileBytes}. */
