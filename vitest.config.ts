@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/globalSetup.ts'],
     // Native ops run in worker processes; the addon is context-aware, but forks keep a crash
     // in one suite from taking the others down.
     pool: 'forks',

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ask, evaluate, trainStage } from '../lib/api/index.js';
 import { makeSyntheticDataset } from '../lib/demo/synth.js';
+import { loadCompressor } from '../lib/compressorState.js';
 import { ConfigError } from '../lib/errors.js';
 import { makeTinyQwen3 } from '../lib/model/tinyQwen3.js';
 
@@ -36,5 +37,16 @@ describe('options checked at run time too (for JavaScript callers)', () => {
     await expect(trainStage({ stage: 0, dataPath: labelsCsv, outputDir, numEpochs: 2 } as never)).rejects.toThrow(/unknown key 'numEpochs'/);
     await expect(trainStage({ stage: 1, dataPath: labelsCsv, outputDir } as never)).rejects.toThrow(ConfigError);
     await expect(evaluate({ llmPath, dataPath: labelsCsv, mode: 'vote' as never })).rejects.toThrow(/'mode': expected likelihood or generate/);
+    await expect(trainStage({ stage: 0, dataPath: labelsCsv, outputDir, expertWidth: 0 })).rejects.toThrow(/'expertWidth' must be a positive integer, got 0/);
+    await expect(trainStage({ stage: 0, dataPath: labelsCsv, outputDir, expertWidth: 8, compressorPath: 'moe_best.pt' })).rejects.toThrow(/stage 0 without 'compressorPath' only/);
   });
+});
+
+describe('trainStage', () => {
+  it('stage 0 makes a compressor of the asked expert width, which loads back', async () => {
+    const stage0 = await trainStage({ stage: 0, dataPath: labelsCsv, outputDir: join(dir, 'narrow'), expertWidth: 8, batchSize: 2, progress: 'none' });
+    const compressor = await loadCompressor(stage0.compressorPath);
+    expect(compressor.params.get('experts.0.net.0.weight')!.shape).toEqual([8, 1024]);
+    compressor.dispose();
+  }, 120_000);
 });

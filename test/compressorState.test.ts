@@ -22,6 +22,18 @@ describe('compressor weights', () => {
     expect(same(loaded.forward(x, [0, 2, 5]).out, moe.forward(x, [0, 2, 5]).out)).toBe(true);
   });
 
+  it('reads the experts\' inner width from the file: a narrow compressor round-trips', async () => {
+    const moe = randomCompressor({ slots: 2, expertWidth: 24, seed: 5 });
+    expect(moe.params.get('experts.1.net.0.weight')!.shape).toEqual([24, 1024]);
+    const path = join(dir, 'narrow.safetensors');
+    await saveCompressor(path, moe);
+    const loaded = await loadCompressor(path);
+    expect(loaded.params.get('experts.1.net.3.weight')!.shape).toEqual([1024, 24]);
+    const x = Tensor.from(Float32Array.from({ length: 7 * 1024 }, (_, i) => Math.cos(i)), [7, 1024]);
+    expect(same(loaded.forward(x, [0, 7]).out, moe.forward(x, [0, 7]).out)).toBe(true);
+    expect(() => randomCompressor({ expertWidth: 0 })).toThrow(/expert width must be a positive integer, got 0/);
+  });
+
   it('reads a classifier wrapper (TC-SSA moe_best layout) and names a misshapen expert tensor', async () => {
     const shapes = compressorShapes(2);
     const entries: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {

@@ -61,13 +61,20 @@ export type StageOptions = Omit<TrainConfigInput, 'stage'> &
 
 /** Options of {@link trainStage}: stage 0 needs no LLM; stages 1 and 2 need one. */
 export type TrainStageOptions =
-  | (StageOptions & { stage: 0; llmPath?: undefined; projectorPath?: undefined })
+  | (StageOptions & {
+      stage: 0;
+      /** Without `compressorPath`: the new compressor's expert inner width. Default 512 (TC-SSA's). */
+      expertWidth?: number;
+      llmPath?: undefined;
+      projectorPath?: undefined;
+    })
   | (StageOptions & {
       stage: 1 | 2;
       /** A Hugging Face Qwen3 folder (config.json, model.safetensors, tokenizer). */
       llmPath: string;
       /** The projector to start from: our `projector.safetensors` or a PyTorch `projector.pt`. Default: random (seeded). */
       projectorPath?: string;
+      expertWidth?: undefined;
     });
 
 /** What every stage did: its steps, metrics and checkpoint (see {@link TrainResult}). */
@@ -98,7 +105,7 @@ export interface VqaStageResult extends StageResult {
 export type TrainStageResult = CompressorStageResult | VqaStageResult;
 
 /** The options that are not training-config keys; the rest is validated as the config. */
-const RUN_KEYS = ['dataPath', 'featuresDir', 'maxPatches', 'device', 'compressorPath', 'llmPath', 'projectorPath', 'resume', 'resumeAnyway', 'stop', 'zero1', 'bucketCapMb', 'gradReduceDtype', 'progress'] as const;
+const RUN_KEYS = ['dataPath', 'featuresDir', 'maxPatches', 'device', 'compressorPath', 'expertWidth', 'llmPath', 'projectorPath', 'resume', 'resumeAnyway', 'stop', 'zero1', 'bucketCapMb', 'gradReduceDtype', 'progress'] as const;
 
 /**
  * Trains one stage and writes `final/` (and `step-<n>/` with `saveEvery`), `metrics.jsonl` and
@@ -113,6 +120,10 @@ export async function trainStage(options: TrainStageOptions): Promise<TrainStage
   const configInput = Object.fromEntries(Object.entries(options).filter(([key]) => !(RUN_KEYS as readonly string[]).includes(key)));
   const config = parseTrainConfig(configInput, 'trainStage options');
   if (config.stage !== 0 && !run.llmPath) throw new ConfigError(`stage ${config.stage} trains with an LLM: 'llmPath' (--llm-path) is required`);
+  if (run.expertWidth !== undefined) {
+    if (config.stage !== 0 || run.compressorPath) throw new ConfigError("'expertWidth' (--expert-width) sizes a new compressor: stage 0 without 'compressorPath' only");
+    if (!(Number.isInteger(run.expertWidth) && run.expertWidth > 0)) throw new ConfigError(`'expertWidth' must be a positive integer, got ${run.expertWidth}`);
+  }
   const samples = await readDataset(run.dataPath, { featuresDir: run.featuresDir });
   checkStageData(config.stage, samples, run.dataPath);
   // Under wsi-vqa launch (or torchrun, or Slurm): join the other ranks; each reads its own shard.
@@ -128,7 +139,7 @@ export async function trainStage(options: TrainStageOptions): Promise<TrainStage
   let outputs: Pick<CompressorStageResult, 'stage' | 'compressorPath'> | Pick<VqaStageResult, 'stage' | 'compressorPath' | 'projectorPath' | 'llmPath'>;
   if (config.stage === 0) {
     const classes = slideClasses(samples);
-    const compressor = run.compressorPath ? await loadCompressor(run.compressorPath, { device }) : randomCompressor({ device, seed: config.seed });
+    const compressor = run.compressorPath ? await loadCompressor(run.compressorPath, { device }) : randomCompressor({ device, seed: config.seed, expertWidth: run.expertWidth });
     const task = new CompressorClassifierTask(compressor, classes, { seed: config.seed });
     try {
       result = await train(task, new DataLoader<SlideLabelBatch>(samples, { ...loaderOptions, collate: slideLabelCollate(classes) }), config, trainOptions);

@@ -13,11 +13,11 @@ export function registerDemoCommand(program: Command): Command {
     .option('--out <dir>', 'output folder (default: a new temporary folder)')
     .option('--quick', 'a smaller run of the same pipeline (as the tests run it)')
     .option('--train-compressor', 'train the compressor in stages 1 and 2 too (frozen after stage 0 by default)')
-    .option('--keep-optimizer-states', "keep each stage's optimizer state (to resume it); dropped by default")
+    .option('--keep-all', "keep the synthetic data, the initial model, stage 1's projector and the optimizer states too (by default only the report, the results and the final model stay)")
     .option('--json', 'print {accuracy, majorityBaseline, blindAccuracy, shuffledAccuracy, categories, trainCompressor, seconds, out} as JSON')
-    .action(async (options: { out?: string; quick?: boolean; json?: boolean; trainCompressor?: boolean; keepOptimizerStates?: boolean }) => {
+    .action(async (options: { out?: string; quick?: boolean; json?: boolean; trainCompressor?: boolean; keepAll?: boolean }) => {
       const out = options.out ?? mkdtempSync(join(tmpdir(), 'wsi-vqa-demo-'));
-      const summary = await runDemo({ out, quick: options.quick, trainCompressor: options.trainCompressor, keepOptimizerStates: options.keepOptimizerStates });
+      const summary = await runDemo({ out, quick: options.quick, trainCompressor: options.trainCompressor, keepAll: options.keepAll });
       if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     });
 }

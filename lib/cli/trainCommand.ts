@@ -25,6 +25,7 @@ interface TrainFlags extends ModelFlags {
   bucketCapMb: number;
   trainCompressor?: boolean;
   compressorLr?: number;
+  expertWidth?: number;
   gradReduceDtype: GradReduceDtype;
 }
 
@@ -51,6 +52,7 @@ export function registerTrainCommand(program: Command): Command {
     .option('--seed <n>', 'data order, noise and dropout', integerOption, 0)
     .option('--resume', 'continue from the newest good checkpoint in --output-dir, if this run wrote it')
     .option('--resume-anyway', "with --resume: continue the checkpoint even if another run (other settings, data or model) wrote it")
+    .option('--expert-width <n>', "stage 0 without --moe-checkpoint: the new compressor's expert inner width (default 512, TC-SSA's)", positiveIntegerOption)
     .option('--train-compressor', 'stages 1 and 2: train the MoE compressor too (saved in each checkpoint as moe_best.pt, in TC-SSA layout)')
     .option('--compressor-lr <x>', "with --train-compressor: the compressor's peak learning rate (default: --lr)", positiveNumberOption)
     .option('--zero1', 'under wsi-vqa launch: shard the optimizer state over the ranks (ZeRO-1)')
@@ -77,6 +79,7 @@ export function registerTrainCommand(program: Command): Command {
       ...modelSources(flags),
       resume: flags.resume,
       resumeAnyway: flags.resumeAnyway,
+      expertWidth: flags.expertWidth,
       trainCompressor: flags.trainCompressor,
       compressorLr: flags.compressorLr,
       stop: stopping.signal,

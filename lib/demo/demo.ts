@@ -7,6 +7,7 @@
  * slide, it falls back to them. By default the compressor stays frozen after stage 0 (as in the
  * seed); `trainCompressor` trains it in stages 1 and 2 too.
  */
+import { readdirSync, statSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readDataset } from '../data/dataset.js';
@@ -20,7 +21,7 @@ import { Qwen3Model } from '../model/qwen3Model.js';
 import { renderReport } from '../report/html.js';
 import type { VqaBatch } from '../text/collate.js';
 import { loadTokenizer } from '../text/tokenizer.js';
-import { CompressorClassifierTask, type SlideLabelBatch, slideLabelCollate } from '../train/compressorTask.js';
+import { COMPRESSOR_FILE, CompressorClassifierTask, type SlideLabelBatch, slideLabelCollate } from '../train/compressorTask.js';
 import { parseTrainConfig } from '../train/config.js';
 import type { ProgressMode } from '../train/progress.js';
 import { trainingSection } from '../train/report.js';
@@ -28,7 +29,7 @@ import { OPTIMIZER_FILE } from '../train/checkpoints.js';
 import { type TrainResult, train } from '../train/trainer.js';
 import { vqaCollate } from '../vqa/batches.js';
 import { VqaModel } from '../vqa/vqaModel.js';
-import { VqaTask } from '../vqa/vqaTask.js';
+import { PROJECTOR_FILE, TRAINED_COMPRESSOR_FILE, VqaTask } from '../vqa/vqaTask.js';
 import { type DemoSettings, categorySummary, evaluationSection, examplesSection, introSection, settingsSection } from './report.js';
 import { makeSyntheticDataset } from './synth.js';
 
@@ -40,8 +41,12 @@ export interface DemoOptions {
   quick?: boolean;
   /** Train the compressor in stages 1 and 2 too, at {@link COMPRESSOR_LR}. Default false. */
   trainCompressor?: boolean;
-  /** Keep every stage's optimizer state (for resuming). Default false: they are most of the bytes. */
-  keepOptimizerStates?: boolean;
+  /**
+   * Keep everything the run made: the synthetic data, the initial model, stage 1's weights and
+   * every optimizer state (to resume a stage). Default false: the folder keeps what a user looks
+   * at — the report, the results and the final model's weights.
+   */
+  keepAll?: boolean;
   seed?: number;
   progress?: ProgressMode;
   /** Where stage headings and results are written. Default: stderr. */
@@ -68,6 +73,16 @@ const SIZES = {
 };
 /** Patches per synthetic slide: few, so the compressor's share of the time stays small. */
 const PATCHES: [number, number] = [24, 64];
+/**
+ * The tiny LLM. Its bytes are nearly all the embedding of the real 151 936-token vocabulary
+ * (19 MB at width 32), so the final model fits in the 50 MB the demo keeps.
+ */
+const LLM = { hiddenSize: 32, layers: 2, heads: 4, kvHeads: 2, headDim: 16, intermediateSize: 128 };
+/**
+ * The compressor's expert inner width: 32 instead of TC-SSA's 512 (4.5 MB of weights instead of
+ * 67 MB); every other shape is TC-SSA's. On these slides it learns no worse.
+ */
+const EXPERT_WIDTH = 32;
 /** Peak learning rates of stages 0, 1 and 2. */
 const LR = [1e-3, 2e-3, 5e-3] as const;
 /** The compressor's own peak learning rate in stages 1–2 when it trains (TC-SSA's stage-0 rate). */
@@ -87,18 +102,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   log(`  data: ${size.trainSlides} training slides, ${data.questions} benchmark questions (${data.dir})`);
   const llmPath = join(out, 'tiny-qwen3');
   await rm(llmPath, { recursive: true, force: true }); // the demo's own model from an earlier run
-  await makeTinyQwen3(llmPath, { hiddenSize: 64, layers: 2, heads: 4, kvHeads: 2, headDim: 16, intermediateSize: 128, seed });
-  log(`  model: a random tiny Qwen3 (hidden 64, 2 layers) with the real tokenizer (${llmPath})`);
+  await makeTinyQwen3(llmPath, { ...LLM, seed });
+  log(`  model: a random tiny Qwen3 (hidden ${LLM.hiddenSize}, ${LLM.layers} layers) with the real tokenizer (${llmPath})`);
   const cache = new FeatureCache();
   const readOptions = { featuresDir: data.dir };
 
   // Stage 0: the compressor learns the slides' tissue labels.
   const labelled = await readDataset(data.labelsCsv, readOptions);
   const classes = [...new Set(labelled.map((s) => s.label!))].sort();
-  const stage0 = new CompressorClassifierTask(randomCompressor({ seed }), classes, { seed });
+  const stage0 = new CompressorClassifierTask(randomCompressor({ seed, expertWidth: EXPERT_WIDTH }), classes, { seed });
   const stage0Data = new DataLoader<SlideLabelBatch>(labelled, { batchSize: BATCH, collate: slideLabelCollate(classes), seed, cache });
   const stage0Result = await train(stage0, stage0Data, parseTrainConfig({ stage: 0, outputDir: join(out, 'stage0'), batchSize: BATCH, epochs: size.epochs[0], lr: LR[0], seed }), { progress, label: 'stage 0' });
-  await dropOptimizerState(stage0Result, options.keepOptimizerStates);
 
   // Stages 1 and 2: the compressor (frozen, or trained on), a new projector, the tiny Qwen3.
   const trainCompressor = options.trainCompressor ?? false;
@@ -114,7 +128,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     try {
       const config = parseTrainConfig({ stage, outputDir: join(out, `stage${stage}`), batchSize: BATCH, epochs, lr, seed, trainCompressor, compressorLr: trainCompressor ? COMPRESSOR_LR : undefined });
       const result = await train(task, loader, config, { progress, label: `stage ${stage}` });
-      await dropOptimizerState(result, options.keepOptimizerStates);
       return result;
     } finally {
       task.dispose();
@@ -149,7 +162,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     batchSize: BATCH,
     seed,
     slots: model.imageTokens,
-    llm: 'hidden 64, 2 layers, 4 heads (2 KV), MLP 128, the Qwen3 tokenizer',
+    llm: `hidden ${LLM.hiddenSize}, ${LLM.layers} layers, ${LLM.heads} heads (${LLM.kvHeads} KV), MLP ${LLM.intermediateSize}, the Qwen3 tokenizer`,
+    expertWidth: EXPERT_WIDTH,
     seconds: summary.seconds,
   };
   const stage1Note =
@@ -168,15 +182,37 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   log(`  report: ${join(out, 'report.html')}`);
   model.dispose();
   stage0.dispose();
+  if (!options.keepAll) {
+    const checkpoints = [stage0Result, stage1Result, stage2Result].map((r) => r.checkpoint);
+    await dropIntermediates([
+      data.dir,
+      llmPath,
+      join(checkpoints[1], PROJECTOR_FILE),
+      ...checkpoints.map((dir) => join(dir, OPTIMIZER_FILE)),
+      // A compressor trained on in stages 1–2: stage 2's moe_best.pt is the final one.
+      ...(trainCompressor ? [join(checkpoints[0], COMPRESSOR_FILE), join(checkpoints[1], TRAINED_COMPRESSOR_FILE)] : []),
+    ]);
+  }
+  log(`  kept ${(folderBytes(out) / 1e6).toFixed(1)} MB in ${out}${options.keepAll ? '' : " (the data, the initial model, the stages' intermediate weights and the optimizer states went: --keep-all keeps them)"}`);
   return summary;
 }
 
 /**
- * What a user keeps: the report, the results and the weights. A checkpoint's optimizer state
- * (for resuming) is twice its weights, so it goes unless asked for.
+ * What a user looks at stays: the report, the results and the final model (stage 0's compressor
+ * or, trained on, stage 2's; stage 2's projector and LLM). What only made them goes: the data
+ * (the seed makes it again), the initial LLM, the weights stage 2 trained on from and the
+ * optimizer states (for resuming; twice the weights).
  */
-async function dropOptimizerState(result: TrainResult, keep = false): Promise<void> {
-  if (!keep) await rm(join(result.checkpoint, OPTIMIZER_FILE), { force: true });
+async function dropIntermediates(paths: string[]): Promise<void> {
+  for (const path of paths) await rm(path, { recursive: true, force: true });
+}
+
+function folderBytes(dir: string): number {
+  let bytes = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) bytes += statSync(join(entry.parentPath, entry.name)).size;
+  }
+  return bytes;
 }
 
 function pct(x: number): string {

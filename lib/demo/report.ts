@@ -18,6 +18,8 @@ export interface DemoSettings {
   batchSize: number;
   seed: number;
   slots: number;
+  /** The compressor experts' inner width (TC-SSA's is 512). */
+  expertWidth: number;
   llm: string;
   seconds: number;
 }
@@ -155,6 +157,7 @@ export function settingsSection(settings: DemoSettings): ReportSection {
           ['training slides / test questions', `${settings.trainSlides} / ${settings.questions}`],
           ['patches per slide', `${settings.patches[0]}–${settings.patches[1]}`],
           ['slide tokens (compressor slots)', settings.slots],
+          ['compressor expert width', `${settings.expertWidth} (TC-SSA: 512)`],
           ['epochs', stages.map((s, i) => `${s}: ${settings.epochs[i]}`).join(', ')],
           ['peak learning rate (warmup 10 %, cosine decay)', stages.map((s, i) => `${s}: ${settings.lr[i]}`).join(', ')],
           ['compressor in stages 1–2', settings.compressorLr === undefined ? 'frozen' : `trained, learning rate ${settings.compressorLr}`],

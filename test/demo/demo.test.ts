@@ -3,11 +3,12 @@
  * on the CPU: synthetic slides → tiny Qwen3 → stages 0, 1, 2 → evaluation and report. Too short
  * to learn much from the slides; `.ci/run` runs the full demo and checks that bar.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runDemo } from '../../lib/demo/demo.js';
 import { readMetrics } from '../../lib/train/trainer.js';
+import { VqaModel } from '../../lib/vqa/vqaModel.js';
 import { tempDir } from '../io/helpers.js';
 
 describe('demo pipeline (quick)', () => {
@@ -24,11 +25,17 @@ describe('demo pipeline (quick)', () => {
       const losses = (await readMetrics(join(out, stage, 'metrics.jsonl'))).map((m) => m.loss);
       expect(losses.at(-1), stage).toBeLessThan(losses[0]);
     }
-    for (const file of ['results.json', 'summary.csv', 'accuracy.svg', 'report.html', 'stage2/final/llm/model.safetensors', 'stage1/final/projector.safetensors', 'stage0/final/compressor.safetensors']) {
+    // Kept: what a user looks at and the final model, which loads; gone: what only made them.
+    for (const file of ['results.json', 'summary.csv', 'accuracy.svg', 'report.html', 'stage0/final/compressor.safetensors', 'stage2/final/projector.safetensors', 'stage2/final/llm/model.safetensors']) {
       expect(existsSync(join(out, file)), file).toBe(true);
     }
-    // The optimizer states (for resuming) are not kept by default.
-    for (const stage of ['stage0', 'stage1', 'stage2']) expect(existsSync(join(out, stage, 'final', 'optimizer.safetensors')), stage).toBe(false);
+    for (const file of ['data', 'tiny-qwen3', 'stage1/final/projector.safetensors', ...['stage0', 'stage1', 'stage2'].map((stage) => `${stage}/final/optimizer.safetensors`)]) {
+      expect(existsSync(join(out, file)), file).toBe(false);
+    }
+    expect(folderBytes(out)).toBeLessThan(50e6);
+    const model = await VqaModel.load({ llmPath: join(out, 'stage2/final/llm'), compressorPath: join(out, 'stage0/final/compressor.safetensors'), projectorPath: join(out, 'stage2/final/projector.safetensors') });
+    expect(model.compressor.params.get('experts.0.net.0.weight')!.shape).toEqual([32, 1024]);
+    model.dispose();
     expect(Object.keys(summary.categories).sort()).toEqual(['Histologic Finding', 'Tissue Origin']);
     for (const c of Object.values(summary.categories)) expect(c.questions).toBe(8);
     const csv = readFileSync(join(out, 'summary.csv'), 'utf8');
@@ -44,3 +51,9 @@ describe('demo pipeline (quick)', () => {
     expect(report).toContain('chance (25 %)');
   }, 600_000);
 });
+
+function folderBytes(dir: string): number {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile())
+    .reduce((bytes, entry) => bytes + statSync(join(entry.parentPath, entry.name)).size, 0);
+}
