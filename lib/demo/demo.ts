@@ -8,11 +8,12 @@
  * seed); `trainCompressor` trains it in stages 1 and 2 too.
  */
 import { readdirSync, statSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readDataset } from '../data/dataset.js';
 import { DataLoader } from '../data/loader.js';
 import { evaluateBenchmark, writeBenchmarkResult } from '../eval/benchmark.js';
+import { ConfigError } from '../errors.js';
 import { FeatureCache } from '../io/featureCache.js';
 import { makeTinyQwen3 } from '../model/tinyQwen3.js';
 import { randomCompressor } from '../compressorState.js';
@@ -97,11 +98,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const out = options.out;
   const progress = options.progress ?? 'auto';
 
+  await claimOutputFolder(out);
+  await writeFile(join(out, DEMO_FILE), `${JSON.stringify({ running: true, quick: options.quick ?? false, trainCompressor: options.trainCompressor ?? false, seed })}\n`);
   log(`wsi-vqa demo → ${out}`);
   const data = await makeSyntheticDataset(join(out, 'data'), { trainSlides: size.trainSlides, testSlides: size.testSlides, seed, patches: PATCHES });
   log(`  data: ${size.trainSlides} training slides, ${data.questions} benchmark questions (${data.dir})`);
   const llmPath = join(out, 'tiny-qwen3');
-  await rm(llmPath, { recursive: true, force: true }); // the demo's own model from an earlier run
   await makeTinyQwen3(llmPath, { ...LLM, seed });
   log(`  model: a random tiny Qwen3 (hidden ${LLM.hiddenSize}, ${LLM.layers} layers) with the real tokenizer (${llmPath})`);
   const cache = new FeatureCache();
@@ -194,7 +196,27 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     ]);
   }
   log(`  kept ${(folderBytes(out) / 1e6).toFixed(1)} MB in ${out}${options.keepAll ? '' : " (the data, the initial model, the stages' intermediate weights and the optimizer states went: --keep-all keeps them)"}`);
+  await writeFile(join(out, DEMO_FILE), `${JSON.stringify(summary)}\n`);
   return summary;
+}
+
+/** The demo's mark on its folder: at the start what runs, at the end the summary `--json` prints. */
+export const DEMO_FILE = 'demo.json';
+
+/**
+ * The demo clears its folder before it writes (stale checkpoints would be resumed, and at the end
+ * it removes its `data/`), so it takes only a new or empty folder or one an earlier demo marked.
+ */
+async function claimOutputFolder(out: string): Promise<void> {
+  let entries: string[] = [];
+  try {
+    entries = await readdir(out);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new ConfigError(`the demo's output folder ${out} cannot be used: ${(error as Error).message}`);
+  }
+  await mkdir(out, { recursive: true });
+  if (entries.length > 0 && !entries.includes(DEMO_FILE)) throw new ConfigError(`${out} is not empty and no earlier demo wrote it: the demo clears its folder, so give it a new or empty one`);
+  for (const entry of entries) await rm(join(out, entry), { recursive: true, force: true });
 }
 
 /**

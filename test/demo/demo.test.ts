@@ -3,20 +3,26 @@
  * on the CPU: synthetic slides → tiny Qwen3 → stages 0, 1, 2 → evaluation and report. Too short
  * to learn much from the slides; `.ci/run` runs the full demo and checks that bar.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runDemo } from '../../lib/demo/demo.js';
+import { DEMO_FILE, runDemo } from '../../lib/demo/demo.js';
+import { ConfigError } from '../../lib/errors.js';
 import { readMetrics } from '../../lib/train/trainer.js';
 import { VqaModel } from '../../lib/vqa/vqaModel.js';
 import { tempDir } from '../io/helpers.js';
 
 describe('demo pipeline (quick)', () => {
   it('trains every stage, evaluates against the baselines and writes results, summary, chart and report', async () => {
+    // An earlier demo's folder (its demo.json) is cleared first.
     const out = tempDir();
+    writeFileSync(join(out, DEMO_FILE), '{"running":true}\n');
+    writeFileSync(join(out, 'stale.txt'), 'from an earlier run');
     const lines: string[] = [];
     const summary = await runDemo({ out, quick: true, progress: 'none', log: (line) => lines.push(line) });
     console.log(lines.join('\n'));
+    expect(existsSync(join(out, 'stale.txt'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(out, DEMO_FILE), 'utf8'))).toEqual(summary);
     for (const value of [summary.accuracy, summary.majorityBaseline, summary.blindAccuracy, summary.shuffledAccuracy]) {
       expect(value).toBeGreaterThanOrEqual(0);
       expect(value).toBeLessThanOrEqual(1);
@@ -50,6 +56,14 @@ describe('demo pipeline (quick)', () => {
     for (const heading of ['What this is', 'Results on held-out slides', 'Example questions', 'Run settings']) expect(report).toContain(heading);
     expect(report).toContain('chance (25 %)');
   }, 600_000);
+
+  it('refuses a folder that holds something else, and leaves it as it was', async () => {
+    const out = tempDir();
+    writeFileSync(join(out, 'notes.txt'), 'mine');
+    await expect(runDemo({ out, quick: true, progress: 'none', log: () => {} })).rejects.toThrow(ConfigError);
+    await expect(runDemo({ out, quick: true, progress: 'none', log: () => {} })).rejects.toThrow(/is not empty and no earlier demo wrote it/);
+    expect(readdirSync(out)).toEqual(['notes.txt']);
+  });
 });
 
 function folderBytes(dir: string): number {
