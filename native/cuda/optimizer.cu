@@ -1,7 +1,9 @@
 // The optimizer's ops on the GPU (wsi/ops/qwen3.h):
 //   adamw        one thread per element, grid-stride: m, v and the f32 weight (master or param)
 //                updated in registers, the param rounded to its dtype when a master is kept
-//   sum_squares  grid-stride partial sums, a block reduction, one atomicAdd per block into out
+//   sum_squares  grid-stride partial sums over a grid whose size depends on n only, a block
+//                reduction per block, then one block adds the blocks' sums in order into out:
+//                the same bits on every run (WSI_VQA_CUDA_SUMS=atomic: one atomicAdd per block)
 //   fill         grid-stride
 #include <cmath>
 
@@ -9,6 +11,7 @@
 #include "convert.cuh"
 #include "ops.h"
 #include "reduce.cuh"
+#include "stream_buffer.h"
 
 namespace wsi::cuda {
 namespace {
@@ -34,7 +37,9 @@ __global__ void adamw_kernel(void* param, DType param_dtype, float* master, floa
   }
 }
 
-__global__ void sum_squares_kernel(float* out, const void* x, DType x_dtype, int64_t n) {
+// Each block's sum of squares: into partial[blockIdx.x], or added atomically into out[0] when
+// partial is null.
+__global__ void sum_squares_kernel(float* partial, float* out, const void* x, DType x_dtype, int64_t n) {
   __shared__ float scratch[32];
   float sum = 0.0f;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
@@ -42,7 +47,18 @@ __global__ void sum_squares_kernel(float* out, const void* x, DType x_dtype, int
     sum += value * value;
   }
   sum = block_sum(sum, scratch);
-  if (threadIdx.x == 0) atomicAdd(out, sum);
+  if (threadIdx.x != 0) return;
+  if (partial) partial[blockIdx.x] = sum;
+  else atomicAdd(out, sum);
+}
+
+// out[0] += the `count` partial sums, by one block in a fixed order.
+__global__ void add_partials_kernel(float* out, const float* partial, int count) {
+  __shared__ float scratch[32];
+  float sum = 0.0f;
+  for (int i = threadIdx.x; i < count; i += blockDim.x) sum += partial[i];
+  sum = block_sum(sum, scratch);
+  if (threadIdx.x == 0) out[0] += sum;
 }
 
 __global__ void fill_kernel(void* out, DType dtype, float value, int64_t n) {
@@ -69,8 +85,16 @@ void sum_squares(const SumSquaresArgs& args, const ExecContext& ctx) {
   cudaStream_t stream = prepare(ctx);
   const int64_t n = args.x.numel();
   if (n == 0) return;
-  sum_squares_kernel<<<std::min(blocks_for(n, kThreads), 1024u), kThreads, 0, stream>>>(args.out.as<float>(), args.x.data,
-                                                                                       args.x.dtype, n);
+  const unsigned blocks = std::min(blocks_for(n, kThreads), 1024u);
+  if (atomic_sums()) {
+    sum_squares_kernel<<<blocks, kThreads, 0, stream>>>(nullptr, args.out.as<float>(), args.x.data, args.x.dtype, n);
+    WSI_CUDA_CHECK_LAUNCH();
+    return;
+  }
+  StreamBuffer partial(blocks * sizeof(float), stream);
+  sum_squares_kernel<<<blocks, kThreads, 0, stream>>>(partial.as<float>(), nullptr, args.x.data, args.x.dtype, n);
+  WSI_CUDA_CHECK_LAUNCH();
+  add_partials_kernel<<<1, kThreads, 0, stream>>>(args.out.as<float>(), partial.as<float>(), int(blocks));
   WSI_CUDA_CHECK_LAUNCH();
 }
 

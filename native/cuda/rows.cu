@@ -47,14 +47,15 @@ __global__ void zero_kernel(void* out, DType dtype, int64_t n) {
 
 }  // namespace
 
-void check_indices_on_host(const char* op, const char* name, const Tensor& index, int64_t rows, int32_t lowest,
-                           cudaStream_t stream) {
+std::vector<int32_t> check_indices_on_host(const char* op, const char* name, const Tensor& index, int64_t rows,
+                                           int32_t lowest, cudaStream_t stream) {
   std::vector<int32_t> host(static_cast<size_t>(index.dim(0)));
   WSI_CUDA_CHECK(cudaMemcpyAsync(host.data(), index.data, host.size() * sizeof(int32_t), cudaMemcpyDeviceToHost, stream));
   WSI_CUDA_CHECK(cudaStreamSynchronize(stream));
   for (size_t r = 0; r < host.size(); ++r)
     WSI_CHECK(host[r] >= lowest && host[r] < rows, ErrorCode::ShapeMismatch, op, ": ", name, "[", r, "] = ", host[r],
               " is outside the ", rows, " rows");
+  return host;
 }
 
 void swap_axes01(const SwapAxes01Args& args, const ExecContext& ctx) {

@@ -1,6 +1,9 @@
 // The CUDA runtime behind wsi/cuda_runtime.h: device discovery, memory, copies.
 #include <cuda_runtime.h>
 
+#include <cstdlib>
+#include <cstring>
+
 #include "check.h"
 #include "ops.h"
 #include "wsi/cuda_runtime.h"
@@ -58,6 +61,17 @@ void copy(void* dst, Device dst_device, const void* src, Device src_device, size
 void synchronize(int device) {
   WSI_CUDA_CHECK(cudaSetDevice(device));
   WSI_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+bool atomic_sums() {
+  static const bool atomic = [] {
+    const char* value = std::getenv("WSI_VQA_CUDA_SUMS");
+    if (!value || !*value || std::strcmp(value, "fixed-order") == 0) return false;
+    WSI_CHECK(std::strcmp(value, "atomic") == 0, ErrorCode::Unsupported,
+              "WSI_VQA_CUDA_SUMS must be 'fixed-order' or 'atomic', got '", value, "'");
+    return true;
+  }();
+  return atomic;
 }
 
 cudaStream_t prepare(const ExecContext& ctx) {
