@@ -1,5 +1,5 @@
 /** The high-level calls' own contracts (the README's script runs trainStage and evaluate end to end). */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -40,6 +40,28 @@ describe('options checked at run time too (for JavaScript callers)', () => {
     await expect(trainStage({ stage: 0, dataPath: labelsCsv, outputDir, expertWidth: 0 })).rejects.toThrow(/'expertWidth' must be a positive integer, got 0/);
     await expect(trainStage({ stage: 0, dataPath: labelsCsv, outputDir, expertWidth: 8, compressorPath: 'moe_best.pt' })).rejects.toThrow(/stage 0 without 'compressorPath' only/);
   });
+});
+
+describe('evaluate', () => {
+  it('scores both kinds of a WSI-VQA file: choices by accuracy, open questions by BLEU and ROUGE-L', async () => {
+    const dataPath = join(dir, 'wsi-vqa.json');
+    writeFileSync(dataPath, JSON.stringify([
+      { Id: 'SYN-0000', Question: 'What is the tumor grade?', Choice: ['grade 1', 'grade 2', 'grade 3', 'grade 4'], Answer: 'grade 2' },
+      { Id: 'SYN-0001', Question: 'Is there necrosis?', Choice: ['yes', 'no'], Answer: 'no' },
+      { Id: 'SYN-0000', Question: 'Describe the tumor.', Answer: 'an invasive ductal carcinoma' },
+      { Id: 'SYN-0002', Question: 'What is the diagnosis?', Answer: 'lobular carcinoma' },
+    ]));
+    const outputDir = join(dir, 'eval-mixed');
+    const kinds = new Set<string>();
+    const evaluation = await evaluate({ llmPath, dataPath, featuresDir: join(dir, 'data'), outputDir, onQuestion: (_done, _total, kind) => kinds.add(kind) });
+    expect(evaluation.kind).toBe('mixed');
+    if (evaluation.kind !== 'mixed') return;
+    expect(evaluation.summary.multipleChoice.questions).toBe(2);
+    expect(evaluation.summary.open.questions).toBe(2);
+    expect(evaluation.open.result.answers.map((a) => a.reference)).toEqual(['an invasive ductal carcinoma', 'lobular carcinoma']);
+    expect([...kinds].sort()).toEqual(['multiple-choice', 'open']);
+    for (const file of ['results.json', 'summary.csv', 'open_results.json']) expect(existsSync(join(outputDir, file)), file).toBe(true);
+  }, 120_000);
 });
 
 describe('trainStage', () => {

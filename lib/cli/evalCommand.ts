@@ -1,4 +1,4 @@
-/** `wsi-vqa eval`: a benchmark (benchmark JSON, SlideBench CSV, WSI-VQA closed questions) with its baselines. */
+/** `wsi-vqa eval`: a benchmark's multiple-choice questions with their baselines, and its open questions by BLEU and ROUGE-L. */
 import type { Command } from 'commander';
 import { evaluate } from '../api/evaluate.js';
 import type { EvalMode, EvalVariant } from '../eval/benchmark.js';
@@ -19,7 +19,7 @@ interface EvalFlags extends ModelFlags {
 export function registerEvalCommand(program: Command): Command {
   const command = program
     .command('eval')
-    .description('answer every multiple-choice question of a benchmark, with the blind and shuffled-slide baselines and the majority letter (results.json, summary.csv, accuracy.svg); or, for open questions, generate answers and score BLEU-1..4 and ROUGE-L (open_results.json)')
+    .description('answer every multiple-choice question of a benchmark, with the blind and shuffled-slide baselines and the majority letter (results.json, summary.csv, accuracy.svg), and generate answers to its open questions, scored with BLEU-1..4 and ROUGE-L (open_results.json)')
     .requiredOption('--data-path <file>', 'benchmark JSON, SlideBench CSV or WSI-VQA JSON')
     .option('--features-dir <dir>', "folder the dataset's feature paths are relative to (default: the dataset's folder)")
     .requiredOption('--output-dir <dir>', 'where the result files go')
@@ -27,7 +27,7 @@ export function registerEvalCommand(program: Command): Command {
     .option('--variants <list>', 'comma-separated: model, blind, shuffled', 'model,blind,shuffled')
     .option('--max-patches <n>', 'patches kept per slide, evenly spaced', positiveIntegerOption)
     .option('--seed <n>', 'pairing of shuffled slides and bootstrap', integerOption, 0)
-    .option('--json', 'print the overall accuracies as JSON');
+    .option('--json', 'print the summary as JSON (with both kinds of question: {multipleChoice, open})');
   withModelOptions(command);
   return command.action(async (flags: EvalFlags) => {
     const { summary } = await evaluate({
@@ -39,8 +39,15 @@ export function registerEvalCommand(program: Command): Command {
       variants: flags.variants.split(',').map((v) => v.trim()) as EvalVariant[],
       maxPatches: flags.maxPatches,
       seed: flags.seed,
-      onQuestion: (done, total) => done % 20 === 0 && process.stderr.write(`eval ${done}/${total}\n`),
+      onQuestion: (done, total, kind) => (done % 20 === 0 || done === total) && process.stderr.write(`eval ${kind === 'open' ? 'open questions' : 'multiple choice'} ${done}/${total}\n`),
     });
-    process.stdout.write(flags.json ? `${JSON.stringify(summary)}\n` : `${Object.entries(summary).map(([k, v]) => `${k}: ${v}`).join('\n')}\n`);
+    process.stdout.write(flags.json ? `${JSON.stringify(summary)}\n` : `${summaryLines(summary).join('\n')}\n`);
   });
+}
+
+/** `key: value` lines; a mixed dataset's two parts under their headings. */
+function summaryLines(summary: object, indent = ''): string[] {
+  return Object.entries(summary).flatMap(([key, value]) =>
+    typeof value === 'object' && value !== null ? [`${indent}${key}:`, ...summaryLines(value, `${indent}  `)] : [`${indent}${key}: ${value}`],
+  );
 }

@@ -25,8 +25,12 @@ export interface OpenResult {
 }
 
 /** Answers every open question (a reference answer, no choices) of `samples`. */
-export async function evaluateOpen(model: VqaModel, samples: readonly Sample[], options: { maxNewTokens?: number; maxPatches?: number; cache?: FeatureCache } = {}): Promise<OpenResult> {
-  const open = samples.filter((s) => !(s.choices && s.choices.length > 0) && s.answer);
+export async function evaluateOpen(
+  model: VqaModel,
+  samples: readonly Sample[],
+  options: { maxNewTokens?: number; maxPatches?: number; cache?: FeatureCache; onQuestion?: (done: number, total: number) => void } = {},
+): Promise<OpenResult> {
+  const open = samples.filter(isOpenQuestion);
   const answers: OpenAnswer[] = [];
   for (const sample of open) {
     const slide = await readSlideFeatures(sample.features[0].path, { maxPatches: options.maxPatches, cache: options.cache });
@@ -37,10 +41,16 @@ export async function evaluateOpen(model: VqaModel, samples: readonly Sample[], 
       reference: sample.answer!,
       answer: model.answer(sample, slide, { maxNewTokens: options.maxNewTokens ?? 64 }),
     });
+    options.onQuestion?.(answers.length, open.length);
   }
   const hypotheses = answers.map((a) => a.answer);
   const references = answers.map((a) => a.reference);
   return { answers, bleu: corpusBleu(hypotheses, references), rougeL: corpusRougeL(hypotheses, references) };
+}
+
+/** A question without choices and with a reference answer: scored by BLEU and ROUGE-L. */
+export function isOpenQuestion(sample: Sample): boolean {
+  return !(sample.choices && sample.choices.length > 0) && Boolean(sample.answer);
 }
 
 /** Writes `open_results.json` (every answer and the scores) into `dir`. */
