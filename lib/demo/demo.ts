@@ -204,8 +204,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
 export const DEMO_FILE = 'demo.json';
 
 /**
- * The demo clears its folder before it writes (stale checkpoints would be resumed, and at the end
- * it removes its `data/`), so it takes only a new or empty folder or one an earlier demo marked.
+ * The demo clears its folder before it writes (an earlier run's checkpoints would mix with this
+ * one's, and at the end it removes its `data/`), so it takes only a new or empty folder or one an
+ * earlier demo marked.
  */
 async function claimOutputFolder(out: string): Promise<void> {
   let entries: string[] = [];
