@@ -24,7 +24,7 @@ import sys
 STEPS = {
     "setup": "Unpack the kit, load the addon",
     "a_info": "a. wsi-vqa info",
-    "b_ops": "b. Op harness on the device against float64 references",
+    "b_ops": "b. Op harness on the device against float64 references, each case twice for the same bits",
     "c_sanitizer": "c. compute-sanitizer memcheck and racecheck, one case per op",
     "d_parity": "d. Parity with transformers (fixtures made there)",
     "e_kernels": "e. Kernel benchmarks beside PyTorch",
@@ -150,10 +150,11 @@ def vitest_rows(report):
 def render_ops(step):
     harness = step.get("harness") or {}
     ops = harness.get("ops", {})
-    rows = [(op, f"{s['passed']}/{s['cases']}" if not s.get("skipped") else f"skipped: {s['skipped']}", round(s["ms"]), "; ".join(s["failures"])[:200])
+    rows = [(op, f"{s['passed']}/{s['cases']}" if not s.get("skipped") else f"skipped: {s['skipped']}", s.get("irreproducible", 0),
+             round(s["ms"]), "; ".join(s["failures"])[:200])
             for op, s in sorted(ops.items())]
     grads = harness.get("gradients", {})
-    text = table(["op", "cases passed", "ms", "failures"], rows) if rows else ""
+    text = table(["op", "cases passed", "right, other bits on a rerun", "ms", "failures"], rows) if rows else ""
     if grads:
         failed = [f"{n}: {g.get('failure')}" for n, g in grads.items() if not g["passed"]]
         text += f"\n\nGradient cases (finite differences): {len(grads) - len(failed)}/{len(grads)} passed."
