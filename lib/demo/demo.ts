@@ -30,7 +30,7 @@ import { OPTIMIZER_FILE } from '../train/checkpoints.js';
 import { type TrainResult, train } from '../train/trainer.js';
 import { vqaCollate } from '../vqa/batches.js';
 import { VqaModel } from '../vqa/vqaModel.js';
-import { PROJECTOR_FILE, TRAINED_COMPRESSOR_FILE, VqaTask } from '../vqa/vqaTask.js';
+import { LLM_DIR, PROJECTOR_FILE, TRAINED_COMPRESSOR_FILE, VqaTask } from '../vqa/vqaTask.js';
 import { type DemoSettings, categorySummary, evaluationSection, examplesSection, introSection, settingsSection } from './report.js';
 import { makeSyntheticDataset } from './synth.js';
 
@@ -195,6 +195,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       ...(trainCompressor ? [join(checkpoints[0], COMPRESSOR_FILE), join(checkpoints[1], TRAINED_COMPRESSOR_FILE)] : []),
     ]);
   }
+  const finalCompressor = trainCompressor ? join(stage2Result.checkpoint, TRAINED_COMPRESSOR_FILE) : join(stage0Result.checkpoint, COMPRESSOR_FILE);
+  log(`  the final model: --moe-checkpoint ${finalCompressor} --load-projector ${join(stage2Result.checkpoint, PROJECTOR_FILE)} --llm-path ${join(stage2Result.checkpoint, LLM_DIR)}`);
   log(`  kept ${(folderBytes(out) / 1e6).toFixed(1)} MB in ${out}${options.keepAll ? '' : " (the data, the initial model, the stages' intermediate weights and the optimizer states went: --keep-all keeps them)"}`);
   await writeFile(join(out, DEMO_FILE), `${JSON.stringify(summary)}\n`);
   return summary;

@@ -39,7 +39,10 @@ describe('demo pipeline (quick)', () => {
       expect(existsSync(join(out, file)), file).toBe(false);
     }
     expect(folderBytes(out)).toBeLessThan(50e6);
-    const model = await VqaModel.load({ llmPath: join(out, 'stage2/final/llm'), compressorPath: join(out, 'stage0/final/compressor.safetensors'), projectorPath: join(out, 'stage2/final/projector.safetensors') });
+    // The files the log names as the final model load.
+    const flags = lines.find((line) => line.includes('the final model:'))!.match(/--moe-checkpoint (\S+) --load-projector (\S+) --llm-path (\S+)/)!;
+    expect(flags.slice(1)).toEqual([join(out, 'stage0/final/compressor.safetensors'), join(out, 'stage2/final/projector.safetensors'), join(out, 'stage2/final/llm')]);
+    const model = await VqaModel.load({ compressorPath: flags[1], projectorPath: flags[2], llmPath: flags[3] });
     expect(model.compressor.params.get('experts.0.net.0.weight')!.shape).toEqual([32, 1024]);
     model.dispose();
     expect(Object.keys(summary.categories).sort()).toEqual(['Histologic Finding', 'Tissue Origin']);
