@@ -22,7 +22,7 @@ import { Qwen3Model } from '../model/qwen3Model.js';
 import { renderReport } from '../report/html.js';
 import type { VqaBatch } from '../text/collate.js';
 import { loadTokenizer } from '../text/tokenizer.js';
-import { COMPRESSOR_FILE, CompressorClassifierTask, type SlideLabelBatch, slideLabelCollate } from '../train/compressorTask.js';
+import { CLASSIFIER_FILE, COMPRESSOR_FILE, CompressorClassifierTask, type SlideLabelBatch, slideLabelCollate } from '../train/compressorTask.js';
 import { parseTrainConfig } from '../train/config.js';
 import type { ProgressMode } from '../train/progress.js';
 import { trainingSection } from '../train/report.js';
@@ -191,8 +191,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       llmPath,
       join(checkpoints[1], PROJECTOR_FILE),
       ...checkpoints.map((dir) => join(dir, OPTIMIZER_FILE)),
-      // A compressor trained on in stages 1–2: stage 2's moe_best.pt is the final one.
-      ...(trainCompressor ? [join(checkpoints[0], COMPRESSOR_FILE), join(checkpoints[1], TRAINED_COMPRESSOR_FILE)] : []),
+      // A compressor trained on in stages 1–2: stage 2's moe_best.pt is the final one, and stage
+      // 0's classifier head goes with the compressor it was trained on.
+      ...(trainCompressor ? [join(checkpoints[0], COMPRESSOR_FILE), join(checkpoints[0], CLASSIFIER_FILE), join(checkpoints[1], TRAINED_COMPRESSOR_FILE)] : []),
     ]);
   }
   const finalCompressor = trainCompressor ? join(stage2Result.checkpoint, TRAINED_COMPRESSOR_FILE) : join(stage0Result.checkpoint, COMPRESSOR_FILE);
