@@ -12,7 +12,7 @@
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++20", "-O3", "-fexceptions"],
+      "cflags_cc": ["-std=c++20", "-O3", "-fexceptions", "-fno-math-errno"],
       "libraries": ["-ldl", "-lpthread"]
     }
   ]

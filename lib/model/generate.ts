@@ -10,10 +10,12 @@
  * attends over the cache (attention_decode).
  */
 import { attentionDecode } from '../attentionOps.js';
+import { linearCrossEntropy } from '../crossEntropy.js';
 import type { Device } from '../native.js';
 import { add, matmul, runOp } from '../ops.js';
 import { embedding, putRows, rmsNorm, rope, swiglu } from '../qwen3Ops.js';
 import { seededRandom } from '../random.js';
+import { IGNORE_LABEL } from '../text/chat.js';
 import { Tensor } from '../tensor.js';
 import { ActivationArena, valuesAndStats } from './activationArena.js';
 import { type LayerContext, layerActivationElements, layerForward, releaseActivations } from './qwen3Layer.js';
@@ -98,15 +100,13 @@ export function scoreContinuations(model: Qwen3Model, prompt: GenerationPrompt, 
   const { ids, tokens, seqLens, image } = padBatch(sequences, model.device);
   const state = model.forward({ ids, batch: sequences.length, tokens, seqLens, image }, { recompute: true });
   try {
-    const rows: number[] = [];
-    const targets: number[] = [];
-    continuations.forEach((c, b) => c.forEach((token, j) => {
-      rows.push(b * tokens + prompt.ids.length + j - 1);
-      targets.push(token);
-    }));
-    const logProbs = logitsAt(model, state.hidden, rows).map((row, r) => logSoftmaxAt(row, targets[r]));
-    let r = 0;
-    return continuations.map((c) => c.reduce((sum) => sum + logProbs[r++], 0));
+    // Each continuation's summed −log p is the fused cross-entropy of its positions: no logits
+    // leave the device, and the log-softmax is the training loss's own.
+    return continuations.map((c, b) => {
+      const labels = new Int32Array(sequences.length * tokens).fill(IGNORE_LABEL);
+      c.forEach((token, j) => (labels[b * tokens + prompt.ids.length + j - 1] = token));
+      return -linearCrossEntropy(state.hidden, model.lmHead, labels, { hiddenGrad: false }).loss;
+    });
   } finally {
     releaseForward(state);
     image?.embeds.dispose();
@@ -313,10 +313,3 @@ function logitsAt(model: Qwen3Model, hidden: Tensor, rows: number[]): Float32Arr
   return rows.map((_, r) => all.subarray(r * vocab, (r + 1) * vocab));
 }
 
-function logSoftmaxAt(logits: Float32Array, token: number): number {
-  let max = -Infinity;
-  for (const v of logits) if (v > max) max = v;
-  let sum = 0;
-  for (const v of logits) sum += Math.exp(v - max);
-  return logits[token] - max - Math.log(sum);
-}

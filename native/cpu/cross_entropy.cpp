@@ -1,6 +1,7 @@
 // Fused linear cross-entropy on the CPU, one chunk of tokens at a time (wsi/ops/loss.h):
 //   logits (C, V) = hidden[chunk] (C, H) · weightᵀ (V, H)     into the workspace
-//   per token: loss += logsumexp − logit[label]; workspace row ← grad_scale·(softmax − onehot)
+//   per token: loss += logsumexp − logit[label]; workspace row ← grad_scale·(softmax − onehot),
+//              with one vectorised exp per logit (vector_exp.h)
 //   dhidden[chunk] (C, H) = dlogits (C, V) · weight (V, H)         (overwrite)
 //   dweight (V, H) += dlogitsᵀ (V, C) · hidden[chunk] (C, H)        (accumulate)
 // A chunk without labelled tokens skips both GEMMs (its dhidden rows are 0).
@@ -9,6 +10,7 @@
 
 #include "convert.h"
 #include "ops.h"
+#include "vector_exp.h"
 #include "wsi/error.h"
 #include "wsi/thread_pool.h"
 
@@ -66,14 +68,13 @@ void linear_cross_entropy(const LinearCrossEntropyArgs& args, const ExecContext&
           std::fill(row, row + v, 0.0f);
           continue;
         }
-        float max = row[0];
-        for (int64_t j = 1; j < v; ++j) max = std::max(max, row[j]);
-        float sum = 0.0f;
-        for (int64_t j = 0; j < v; ++j) sum += std::exp(row[j] - max);
-        const float lse = max + std::log(sum);
-        row_loss[size_t(r)] = double(lse) - row[label];
+        // One exp per logit: the row becomes exp(logit − max), then the softmax gradient.
+        const float max = row_max(row, v), label_logit = row[label];
+        const float sum = exp_shifted_sum(row, v, max);
+        row_loss[size_t(r)] = double(max + std::log(sum)) - label_logit;
         if (!grads) continue;
-        for (int64_t j = 0; j < v; ++j) row[j] = args.grad_scale * std::exp(row[j] - lse);
+        const float scale = args.grad_scale / sum;
+        for (int64_t j = 0; j < v; ++j) row[j] *= scale;
         row[label] -= args.grad_scale;
       }
     });

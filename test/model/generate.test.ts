@@ -47,6 +47,13 @@ describe.each(backends().filter((b) => b.available))('generation on $device', ({
     const [best, worse] = scoreContinuations(model, { ids: prompts[1] }, [Int32Array.from(greedy.slice(0, 1)), Int32Array.from(other.slice(0, 1))]);
     expect(best).toBeGreaterThan(worse);
     expect(best).toBeLessThan(0);
+    // The log-softmax of the model's logits at the next position, in float64.
+    const ids = prompts[1];
+    using logits = model.logits({ ids: Int32Array.from([...ids, greedy[0]]), batch: 1, tokens: ids.length + 1 }, { rows: [ids.length - 1] });
+    const row = Float64Array.from(logits.toFloat32());
+    const max = Math.max(...row);
+    const logSumExp = max + Math.log(row.reduce((sum, x) => sum + Math.exp(x - max), 0));
+    expect(best).toBeCloseTo(row[greedy[0]] - logSumExp, 4);
     // Two tokens: the sum of each step's log-probability.
     const [two] = scoreContinuations(model, { ids: prompts[1] }, [Int32Array.from(greedy.slice(0, 2))]);
     const [second] = scoreContinuations(model, { ids: Int32Array.from([...prompts[1], greedy[0]]) }, [Int32Array.from(greedy.slice(1, 2))]);

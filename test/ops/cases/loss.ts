@@ -55,6 +55,8 @@ interface LossCase {
   ignored: number;
   hidden: DType;
   weight: DType;
+  /** Spread of the logits: weight ~ N(0, (scale / √H)²). Default 2 (logits within about ±8). */
+  logitScale?: number;
 }
 
 const CASES: LossCase[] = [
@@ -69,10 +71,12 @@ const CASES: LossCase[] = [
   { name: 'T 23 H 16 V 211 chunk 6 all bf16 labelled', t: 23, h: 16, v: 211, chunk: 6, ignored: 0, hidden: 'bf16', weight: 'bf16' },
   { name: 'T 19 H 24 V 97 chunk 7 bf16 hidden, f32 weight', t: 19, h: 24, v: 97, chunk: 7, ignored: 0.3, hidden: 'bf16', weight: 'f32' },
   { name: 'T 19 H 24 V 97 chunk 7 f16', t: 19, h: 24, v: 97, chunk: 7, ignored: 0.3, hidden: 'f16', weight: 'f16' },
+  // Logits over about ±150: most of each row's exp underflows to 0, and the vocabulary ends in a partial vector.
+  { name: 'T 13 H 20 V 4099 chunk 6, logits spread wide', t: 13, h: 20, v: 4099, chunk: 6, ignored: 0.2, hidden: 'f32', weight: 'f32', logitScale: 40 },
 ];
 
 function crossEntropyCases(): OpCase[] {
-  return CASES.map(({ name, t, h, v, chunk, workspaceRows, ignored, hidden, weight }) => {
+  return CASES.map(({ name, t, h, v, chunk, workspaceRows, ignored, hidden, weight, logitScale = 2 }) => {
     // A 16-bit input rounds the gradient's terms (bf16 on CUDA) or its output to 8 or 11 bits.
     const sixteenBit = hidden !== 'f32' || weight !== 'f32';
     return {
@@ -80,7 +84,7 @@ function crossEntropyCases(): OpCase[] {
       op: 'linear_cross_entropy',
       inputs: {
         hidden: { shape: [t, h], dtype: hidden },
-        weight: { shape: [v, h], dtype: weight, draw: (r: Rng) => (2 * r.normal()) / Math.sqrt(h) },
+        weight: { shape: [v, h], dtype: weight, draw: (r: Rng) => (logitScale * r.normal()) / Math.sqrt(h) },
         labels: { shape: [t], dtype: 'i32', draw: labelDraw(v, ignored) },
         workspace: { shape: [workspaceRows ?? chunk + 2, v] },
       },
