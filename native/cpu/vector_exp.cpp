@@ -1,6 +1,8 @@
-// exp over a row, three ways (vector_exp.h). The vector paths run a row in whole registers: the
-// last, partial one goes through a register-sized buffer padded with −∞ (whose exp is 0), so
-// every element sees the same arithmetic and the sum the same order.
+// exp over a row, three ways (vector_exp.h). The vector paths run a row in blocks of 16: the
+// last, partial one goes through a buffer padded with −∞ (whose exp is 0). Their per-element
+// arithmetic and their order of additions are the same, so AVX-512 and AVX2 give the same bits
+// (as the GEMM's kernels do: resume on another machine stays exact); portable C++ has no fused
+// multiply-add and differs in the last bits.
 #include "vector_exp.h"
 
 #include <algorithm>
@@ -124,6 +126,7 @@ __attribute__((target("avx2,fma"))) __m256 exp256(__m256 x) {
   return _mm256_blendv_ps(e, _mm256_setzero_ps(), under);
 }
 
+// The sum of the 8 lanes in _mm512_reduce_add_ps's order after its first step.
 __attribute__((target("avx2,fma"))) float reduce_add256(__m256 v) {
   const __m128 half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   const __m128 quarter = _mm_add_ps(half, _mm_movehl_ps(half, half));
@@ -142,25 +145,31 @@ __attribute__((target("avx2,fma"))) float max_avx2(const float* x, int64_t n) {
   return best;
 }
 
+// exp over x[0 .. 16) in two halves, each added to its accumulator.
+__attribute__((target("avx2,fma"))) void exp_block16_avx2(float* x, __m256 shift, __m256& low, __m256& high) {
+  const __m256 e0 = exp256(_mm256_sub_ps(_mm256_loadu_ps(x), shift));
+  const __m256 e1 = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + 8), shift));
+  _mm256_storeu_ps(x, e0);
+  _mm256_storeu_ps(x + 8, e1);
+  low = _mm256_add_ps(low, e0);
+  high = _mm256_add_ps(high, e1);
+}
+
+// Blocks of 16 in two halves, the halves added first and the tail padded to 16: the AVX-512
+// path's order of additions, so both give the same bits.
 __attribute__((target("avx2,fma"))) float exp_sum_avx2(float* x, int64_t n, float shift) {
   const __m256 s = _mm256_set1_ps(shift);
-  __m256 sum = _mm256_setzero_ps();
+  __m256 low = _mm256_setzero_ps(), high = _mm256_setzero_ps();
   int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + j), s));
-    _mm256_storeu_ps(x + j, e);
-    sum = _mm256_add_ps(sum, e);
-  }
+  for (; j + 16 <= n; j += 16) exp_block16_avx2(x + j, s, low, high);
   if (j < n) {
-    float tail[8];
-    std::fill(tail, tail + 8, kMinusInfinity);
+    float tail[16];
+    std::fill(tail, tail + 16, kMinusInfinity);
     std::copy(x + j, x + n, tail);
-    const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(tail), s));
-    _mm256_storeu_ps(tail, e);
+    exp_block16_avx2(tail, s, low, high);
     std::copy(tail, tail + (n - j), x + j);
-    sum = _mm256_add_ps(sum, e);
   }
-  return reduce_add256(sum);
+  return reduce_add256(_mm256_add_ps(high, low));
 }
 
 #endif

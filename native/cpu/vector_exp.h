@@ -14,7 +14,7 @@ namespace wsi::cpu {
 float row_max(const float* x, int64_t n);
 
 // Replaces each x[j] (j < n) by exp(x[j] − shift) and returns their sum, added in a fixed
-// order (per path): the same bits whatever the threads.
+// order: the same bits whatever the threads, and on AVX-512 and AVX2 alike.
 float exp_shifted_sum(float* x, int64_t n, float shift);
 
 }  // namespace wsi::cpu

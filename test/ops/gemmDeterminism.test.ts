@@ -1,7 +1,7 @@
 /**
- * The CPU GEMM gives the same bits whatever the number of threads and whichever of the AVX-512
- * and AVX2 kernels runs (both make the same chain of fused multiply-adds), which bit-identical
- * resume on the CPU relies on. Each configuration is a fresh process, since the pool and the
+ * The CPU GEMM (and the fused cross-entropy with its vectorised softmax) gives the same bits
+ * whatever the number of threads and whichever of the AVX-512 and AVX2 kernels runs (both make
+ * the same chains of fused multiply-adds and sums), which bit-identical resume on the CPU relies on. Each configuration is a fresh process, since the pool and the
  * kernel are chosen once per process.
  */
 import { spawnSync } from 'node:child_process';
