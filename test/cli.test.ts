@@ -63,6 +63,14 @@ describe('wsi-vqa train, eval, ask', () => {
     expect(open.bleu4).toBeGreaterThanOrEqual(0);
     expect(open.rougeL).toBeLessThanOrEqual(1);
     expect(existsSync(join(dir, 'open', 'open_results.json'))).toBe(true);
+    // A WSI-VQA file with both kinds: both parts, each under its heading.
+    const mixedFile = join(dir, 'mixed.json');
+    writeFileSync(mixedFile, JSON.stringify([
+      { Id: 'SYN-0000', Question: 'Which organ is this tissue from?', Choice: ['lung', 'breast', 'colon', 'kidney'], Answer: 'lung' },
+      { Id: 'SYN-0001', Question: 'Describe the slide.', Answer: 'Section of lung tissue with necrosis.' },
+    ]));
+    const mixed = run('eval', ...model, '--data-path', mixedFile, '--features-dir', data.featuresDir, '--output-dir', join(dir, 'mixed'));
+    expect(mixed).toMatch(/^multipleChoice:\n {2}model: [\d.]+\n[\s\S]*\n {2}questions: 1\nopen:\n {2}bleu1: [\d.]+\n[\s\S]* {2}questions: 1\n$/);
     const answer = run('ask', ...model, '--slide', join(data.featuresDir, 'SYN-0000.safetensors'), '--question', 'Which organ is this tissue from?', '--max-new-tokens', '4');
     expect(typeof answer).toBe('string');
 

@@ -60,6 +60,14 @@ describe('demo pipeline (quick)', () => {
     expect(report).toContain('chance (25 %)');
   }, 600_000);
 
+  it('keeps the data, the initial model and every checkpoint whole with keepAll', async () => {
+    const out = tempDir();
+    await runDemo({ out, quick: true, keepAll: true, progress: 'none', log: () => {} });
+    for (const file of ['data/labels.csv', 'tiny-qwen3/model.safetensors', 'stage1/final/projector.safetensors', ...['stage0', 'stage1', 'stage2'].map((stage) => `${stage}/final/optimizer.safetensors`)]) {
+      expect(existsSync(join(out, file)), file).toBe(true);
+    }
+  }, 600_000);
+
   it('refuses a folder that holds something else, and leaves it as it was', async () => {
     const out = tempDir();
     writeFileSync(join(out, 'notes.txt'), 'mine');
