@@ -21,6 +21,8 @@ export interface LinearCrossEntropyOptions {
   weightGrad?: Tensor;
   /** Scratch for one chunk's logits, (≥ chunk, V) f32; allocated per call when not given. */
   workspace?: Tensor;
+  /** Return each token's loss as well (Hugging Face's reduction='none'). Default false. */
+  tokenLosses?: boolean;
 }
 
 export interface LinearCrossEntropyResult {
@@ -30,6 +32,8 @@ export interface LinearCrossEntropyResult {
   count: number;
   /** (T, H), hidden's dtype, when asked for. */
   dHidden?: Tensor;
+  /** (T) on the host with `tokenLosses`: each token's −log softmax(logits)[label], 0 where ignored. */
+  tokenLosses?: Float32Array;
 }
 
 /**
@@ -50,7 +54,12 @@ export function linearCrossEntropy(hidden: Tensor, weight: Tensor, labels: Int32
   const device = hidden.device;
   const wantHidden = options.hiddenGrad ?? true;
   if (rows.length === 0) {
-    return { loss: 0, count: 0, dHidden: wantHidden ? Tensor.zeros(hidden.shape, { dtype: hidden.dtype, device }) : undefined };
+    return {
+      loss: 0,
+      count: 0,
+      dHidden: wantHidden ? Tensor.zeros(hidden.shape, { dtype: hidden.dtype, device }) : undefined,
+      tokenLosses: options.tokenLosses ? new Float32Array(tokens) : undefined,
+    };
   }
   const owned: Tensor[] = [];
   const keep = <T extends Tensor>(t: T): T => (owned.push(t), t);
@@ -68,16 +77,23 @@ export function linearCrossEntropy(hidden: Tensor, weight: Tensor, labels: Int32
     const loss = keep(Tensor.empty([1], { device }));
     const count = keep(Tensor.empty([1], { device }));
     const dPicked = wantHidden ? Tensor.empty(picked.shape, { dtype: hidden.dtype, device }) : undefined;
+    const pickedLosses = options.tokenLosses ? keep(Tensor.empty([rows.length], { device })) : undefined;
     runOp('linear_cross_entropy', {
-      loss, count, dhidden: dPicked, dweight: options.weightGrad, hidden: picked, weight, labels: pickedLabels, workspace, chunk, gradScale: options.gradScale,
+      loss, count, tokenLoss: pickedLosses, dhidden: dPicked, dweight: options.weightGrad, hidden: picked, weight, labels: pickedLabels, workspace, chunk, gradScale: options.gradScale,
     });
+    let tokenLosses: Float32Array | undefined;
+    if (pickedLosses) {
+      const values = pickedLosses.toFloat32();
+      tokenLosses = new Float32Array(tokens);
+      rows.forEach((t, i) => (tokenLosses![t] = values[i]));
+    }
     let dHidden = dPicked;
     if (dPicked && index) {
       keep(dPicked);
       dHidden = Tensor.empty(hidden.shape, { dtype: hidden.dtype, device });
       runOp('scatter_rows', { out: dHidden, x: dPicked, index });
     }
-    return { loss: loss.toFloat32()[0], count: count.toFloat32()[0], dHidden };
+    return { loss: loss.toFloat32()[0], count: count.toFloat32()[0], dHidden, tokenLosses };
   } finally {
     for (const t of owned) t.dispose();
   }

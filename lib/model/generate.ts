@@ -100,13 +100,13 @@ export function scoreContinuations(model: Qwen3Model, prompt: GenerationPrompt, 
   const { ids, tokens, seqLens, image } = padBatch(sequences, model.device);
   const state = model.forward({ ids, batch: sequences.length, tokens, seqLens, image }, { recompute: true });
   try {
-    // Each continuation's summed −log p is the fused cross-entropy of its positions: no logits
+    // Each token's −log p from the fused cross-entropy, in one pass over the LM head: no logits
     // leave the device, and the log-softmax is the training loss's own.
-    return continuations.map((c, b) => {
-      const labels = new Int32Array(sequences.length * tokens).fill(IGNORE_LABEL);
-      c.forEach((token, j) => (labels[b * tokens + prompt.ids.length + j - 1] = token));
-      return -linearCrossEntropy(state.hidden, model.lmHead, labels, { hiddenGrad: false }).loss;
-    });
+    const labels = new Int32Array(sequences.length * tokens).fill(IGNORE_LABEL);
+    const position = (b: number, j: number) => b * tokens + prompt.ids.length + j - 1;
+    continuations.forEach((c, b) => c.forEach((token, j) => (labels[position(b, j)] = token)));
+    const { tokenLosses } = linearCrossEntropy(state.hidden, model.lmHead, labels, { hiddenGrad: false, tokenLosses: true });
+    return continuations.map((c, b) => c.reduce((sum, _, j) => sum - tokenLosses![position(b, j)], 0));
   } finally {
     releaseForward(state);
     image?.embeds.dispose();

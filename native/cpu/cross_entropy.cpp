@@ -1,6 +1,7 @@
 // Fused linear cross-entropy on the CPU, one chunk of tokens at a time (wsi/ops/loss.h):
 //   logits (C, V) = hidden[chunk] (C, H) · weightᵀ (V, H)     into the workspace
-//   per token: loss += logsumexp − logit[label]; workspace row ← grad_scale·(softmax − onehot),
+//   per token: loss += logsumexp − logit[label] (and token_loss[t], when asked for);
+//              workspace row ← grad_scale·(softmax − onehot),
 //              with one vectorised exp per logit (vector_exp.h)
 //   dhidden[chunk] (C, H) = dlogits (C, V) · weight (V, H)         (overwrite)
 //   dweight (V, H) += dlogitsᵀ (V, C) · hidden[chunk] (C, H)        (accumulate)
@@ -39,6 +40,8 @@ void linear_cross_entropy(const LinearCrossEntropyArgs& args, const ExecContext&
     WSI_CHECK(labels[i] == kIgnoreLabel || (labels[i] >= 0 && labels[i] < v), ErrorCode::ShapeMismatch,
               "linear_cross_entropy: labels[", i, "] = ", labels[i], " is neither -100 nor in [0, ", v, ")");
   const bool grads = args.dhidden.defined() || args.dweight.defined();
+  float* token_loss = args.token_loss.defined() ? args.token_loss.as<float>() : nullptr;
+  if (token_loss) std::fill(token_loss, token_loss + t, 0.0f);
   double loss = 0.0;
   int64_t count = 0;
   for (int64_t t0 = 0; t0 < t; t0 += chunk) {
@@ -79,6 +82,8 @@ void linear_cross_entropy(const LinearCrossEntropyArgs& args, const ExecContext&
       }
     });
     for (double l : row_loss) loss += l;
+    if (token_loss)
+      for (int64_t r = 0; r < rows; ++r) token_loss[t0 + r] = float(row_loss[size_t(r)]);
     if (args.dhidden.defined()) {
       MatmulArgs dhidden;
       dhidden.out = row_block(args.dhidden, t0, rows);

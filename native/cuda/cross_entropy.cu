@@ -17,6 +17,7 @@
 // that is neither −100 nor in [0, V) gives its token a NaN loss (so the summed loss is NaN) and a
 // zero gradient; lib/crossEntropy.ts checks them on the host first and names the row.
 #include <cmath>
+#include <memory>
 
 #include "check.h"
 #include "convert.cuh"
@@ -125,7 +126,10 @@ void linear_cross_entropy(const LinearCrossEntropyArgs& args, const ExecContext&
   WSI_CHECK(t <= INT32_MAX, ErrorCode::Unsupported, "linear_cross_entropy on CUDA: too many tokens (", t, ")");
   const bool grads = args.dhidden.defined() || args.dweight.defined();
   const ChunkLayout layout = chunk_layout(args, grads);
-  StreamBuffer token_loss(size_t(t) * sizeof(float), stream);
+  // Each token's loss: into the caller's tensor when asked for, else into scratch.
+  std::unique_ptr<StreamBuffer> scratch;
+  if (!args.token_loss.defined()) scratch = std::make_unique<StreamBuffer>(size_t(t) * sizeof(float), stream);
+  float* token_loss = args.token_loss.defined() ? args.token_loss.as<float>() : scratch->as<float>();
   for (int64_t t0 = 0; t0 < t; t0 += layout.rows) {
     const int64_t rows = std::min(layout.rows, t - t0);
     const Tensor logits = row_block(args.workspace, 0, rows);
@@ -143,7 +147,7 @@ void linear_cross_entropy(const LinearCrossEntropyArgs& args, const ExecContext&
       dlogits.dtype = DType::BF16;
     }
     const int32_t* labels = args.labels.as<int32_t>() + t0;
-    float* losses = token_loss.as<float>() + t0;
+    float* losses = token_loss + t0;
     if (!grads)
       cross_entropy_rows_kernel<float><<<unsigned(rows), kThreads, 0, stream>>>(logits.as<float>(), nullptr, losses, labels, v);
     else if (layout.bf16_grad)
@@ -173,7 +177,7 @@ void linear_cross_entropy(const LinearCrossEntropyArgs& args, const ExecContext&
     }
   }
   cross_entropy_finish_kernel<<<1, kFinishThreads, 0, stream>>>(args.loss.as<float>(), args.count.as<float>(),
-                                                               token_loss.as<float>(), args.labels.as<int32_t>(), t);
+                                                               token_loss, args.labels.as<int32_t>(), t);
   WSI_CUDA_CHECK_LAUNCH();
 }
 

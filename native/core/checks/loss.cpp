@@ -26,6 +26,10 @@ void LinearCrossEntropyArgs::validate() const {
   require_shape(op, "loss", loss, {1});
   require_dtype(op, "count", count, DType::F32);
   require_shape(op, "count", count, {1});
+  if (token_loss.defined()) {
+    require_dtype(op, "tokenLoss", token_loss, DType::F32);
+    require_shape(op, "tokenLoss", token_loss, {t});
+  }
   if (dhidden.defined()) {
     require_float(op, "dhidden", dhidden);
     require_same_shape(op, "dhidden", dhidden, "hidden", hidden);

@@ -11,6 +11,7 @@ export function crossEntropyRef(hidden: Float64Array, weight: Float64Array, labe
   const t = labels.length;
   let loss = 0;
   let count = 0;
+  const tokenLoss = new Float64Array(t);
   const dhidden = new Float64Array(t * h);
   const dweight = new Float64Array(v * h);
   for (let i = 0; i < t; i++) {
@@ -23,7 +24,8 @@ export function crossEntropyRef(hidden: Float64Array, weight: Float64Array, labe
     });
     const max = Math.max(...logits);
     const lse = max + Math.log(logits.reduce((a, l) => a + Math.exp(l - max), 0));
-    loss += lse - logits[labels[i]];
+    tokenLoss[i] = lse - logits[labels[i]];
+    loss += tokenLoss[i];
     for (let j = 0; j < v; j++) {
       const g = gradScale * (Math.exp(logits[j] - lse) - (j === labels[i] ? 1 : 0));
       for (let c = 0; c < h; c++) {
@@ -32,7 +34,7 @@ export function crossEntropyRef(hidden: Float64Array, weight: Float64Array, labe
       }
     }
   }
-  return { loss, count, dhidden, dweight };
+  return { loss, count, tokenLoss, dhidden, dweight };
 }
 
 /** Labels in [0, v), or −100 with probability `ignored`. */
@@ -57,16 +59,18 @@ interface LossCase {
   weight: DType;
   /** Spread of the logits: weight ~ N(0, (scale / √H)²). Default 2 (logits within about ±8). */
   logitScale?: number;
+  /** Ask for each token's loss too (tokenLoss). Default true. */
+  tokenLoss?: boolean;
 }
 
 const CASES: LossCase[] = [
-  { name: 'one token', t: 1, h: 1, v: 1, chunk: 1, ignored: 0, hidden: 'f32', weight: 'f32' },
+  { name: 'one token', t: 1, h: 1, v: 1, chunk: 1, ignored: 0, hidden: 'f32', weight: 'f32', tokenLoss: false },
   { name: 'T 29 H 33 V 37 chunk 8', t: 29, h: 33, v: 37, chunk: 8, ignored: 0.3, hidden: 'f32', weight: 'f32' },
   { name: 'T 29 H 33 V 37 chunk 8 bf16', t: 29, h: 33, v: 37, chunk: 8, ignored: 0.3, hidden: 'bf16', weight: 'bf16' },
   { name: 'T 17 H 65 V 1025 chunk 5, workspace 7 rows', t: 17, h: 65, v: 1025, chunk: 5, workspaceRows: 7, ignored: 0.5, hidden: 'f32', weight: 'f32' },
   { name: 'T 33 H 16 V 300 chunk 33 most ignored', t: 33, h: 16, v: 300, chunk: 33, ignored: 0.9, hidden: 'f32', weight: 'f32' },
   { name: 'all ignored', t: 12, h: 8, v: 19, chunk: 4, ignored: 1, hidden: 'f32', weight: 'f32' },
-  { name: 'T 70 H 40 V 1531 chunk 21, workspace 21 rows, bf16', t: 70, h: 40, v: 1531, chunk: 21, workspaceRows: 21, ignored: 0.2, hidden: 'bf16', weight: 'bf16' },
+  { name: 'T 70 H 40 V 1531 chunk 21, workspace 21 rows, bf16', t: 70, h: 40, v: 1531, chunk: 21, workspaceRows: 21, ignored: 0.2, hidden: 'bf16', weight: 'bf16', tokenLoss: false },
   { name: 'T 9 H 24 V 301 chunk 1, one-row workspace bf16', t: 9, h: 24, v: 301, chunk: 1, workspaceRows: 1, ignored: 0.2, hidden: 'bf16', weight: 'bf16' },
   { name: 'T 23 H 16 V 211 chunk 6 all bf16 labelled', t: 23, h: 16, v: 211, chunk: 6, ignored: 0, hidden: 'bf16', weight: 'bf16' },
   { name: 'T 19 H 24 V 97 chunk 7 bf16 hidden, f32 weight', t: 19, h: 24, v: 97, chunk: 7, ignored: 0.3, hidden: 'bf16', weight: 'f32' },
@@ -76,7 +80,7 @@ const CASES: LossCase[] = [
 ];
 
 function crossEntropyCases(): OpCase[] {
-  return CASES.map(({ name, t, h, v, chunk, workspaceRows, ignored, hidden, weight, logitScale = 2 }) => {
+  return CASES.map(({ name, t, h, v, chunk, workspaceRows, ignored, hidden, weight, logitScale = 2, tokenLoss = true }) => {
     // A 16-bit input rounds the gradient's terms (bf16 on CUDA) or its output to 8 or 11 bits.
     const sixteenBit = hidden !== 'f32' || weight !== 'f32';
     return {
@@ -89,11 +93,18 @@ function crossEntropyCases(): OpCase[] {
         workspace: { shape: [workspaceRows ?? chunk + 2, v] },
       },
       // dweight is f32 (the master-gradient dtype): a bf16 one would be rounded once per chunk.
-      outputs: { loss: { shape: [1] }, count: { shape: [1] }, dhidden: { shape: [t, h], dtype: hidden }, dweight: { shape: [v, h], initial: true } },
+      outputs: {
+        loss: { shape: [1] },
+        count: { shape: [1] },
+        ...(tokenLoss ? { tokenLoss: { shape: [t] } } : {}),
+        dhidden: { shape: [t, h], dtype: hidden },
+        dweight: { shape: [v, h], initial: true },
+      },
       attrs: { chunk, gradScale: 0.25 },
       reference: (val) => {
         const r = crossEntropyRef(val.hidden, val.weight, val.labels, h, v, 0.25);
-        return { loss: Float64Array.of(r.loss), count: Float64Array.of(r.count), dhidden: r.dhidden, dweight: r.dweight.map((g, i) => g + val.dweight[i]) };
+        const outputs = { loss: Float64Array.of(r.loss), count: Float64Array.of(r.count), dhidden: r.dhidden, dweight: r.dweight.map((g, i) => g + val.dweight[i]) };
+        return tokenLoss ? { ...outputs, tokenLoss: r.tokenLoss } : outputs;
       },
       // Sums of T token losses and of T·V gradient terms in f32.
       tolerance: () => (sixteenBit ? { atol: 2e-3, rtol: 1e-2, normalized: 5e-3 } : { atol: 2e-5 * Math.sqrt(t * v), rtol: 1e-4, normalized: 1e-5 }),

@@ -12,6 +12,8 @@ constexpr int32_t kIgnoreLabel = -100;
 // For tokens t with labels[t] != -100, logits_t = hidden[t, :] · weightᵀ (V):
 //   loss  = Σ_t (logsumexp(logits_t) − logits_t[labels[t]])   (1) f32, overwritten
 //   count = #{t : labels[t] != -100}                            (1) f32, overwritten
+//   token_loss (T) f32, when given: each token's term of the loss, 0 for ignored tokens
+//              (overwritten; Hugging Face's reduction='none')
 // and, when given, the gradients of grad_scale · loss:
 //   dhidden (T, H) = grad_scale · (softmax(logits_t) − onehot(labels[t])) · weight   (overwrite;
 //                    0 for ignored tokens)
@@ -24,7 +26,7 @@ constexpr int32_t kIgnoreLabel = -100;
 // and never waits for the device: a label out of range makes the loss NaN there, where the CPU
 // backend raises ShapeMismatch naming it.
 struct LinearCrossEntropyArgs {
-  Tensor loss, count, dhidden, dweight, hidden, weight, labels, workspace;
+  Tensor loss, count, token_loss, dhidden, dweight, hidden, weight, labels, workspace;
   int64_t chunk = 0;
   float grad_scale = 1.0f;
 
@@ -32,6 +34,7 @@ struct LinearCrossEntropyArgs {
   void visit(V& v) {
     v.output("loss", loss);
     v.output("count", count);
+    v.optional("tokenLoss", token_loss);
     v.optional("dhidden", dhidden);
     v.optional("dweight", dweight);
     v.input("hidden", hidden);
