@@ -8,7 +8,8 @@ import { mkdir } from 'node:fs/promises';
 import { readDataset } from '../data/dataset.js';
 import type { Sample } from '../data/sample.js';
 import { type BenchmarkResult, type EvalMode, type EvalVariant, evaluateBenchmark, writeBenchmarkResult } from '../eval/benchmark.js';
-import { type OpenResult, evaluateOpen, isOpenQuestion, writeOpenResult } from '../eval/open.js';
+import { type OpenResult, evaluateOpen, writeOpenResult } from '../eval/open.js';
+import { isMultipleChoice, isOpenQuestion } from '../eval/questionKinds.js';
 import { ConfigError } from '../errors.js';
 import { FeatureCache } from '../io/featureCache.js';
 import { VqaModel, type VqaModelSources } from '../vqa/vqaModel.js';
@@ -63,7 +64,7 @@ export async function evaluate(options: EvaluationOptions): Promise<Evaluation> 
   const unknown = variants.filter((v) => !VARIANTS.includes(v));
   if (unknown.length > 0) throw new ConfigError(`'variants': unknown ${unknown.join(', ')} (expected ${VARIANTS.join(', ')})`);
   const samples = await readDataset(options.dataPath, { featuresDir: options.featuresDir });
-  const hasChoices = samples.some((s) => s.choices && s.choices.length > 0);
+  const hasChoices = samples.some(isMultipleChoice);
   const hasOpen = samples.some(isOpenQuestion);
   if (!hasChoices && !hasOpen) throw new ConfigError(`${options.dataPath}: no question to evaluate (none has choices or a reference answer)`);
   const model = await VqaModel.load(options);

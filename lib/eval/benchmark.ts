@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Sample } from '../data/sample.js';
 import { type FeatureCache } from '../io/featureCache.js';
 import { type SlideFeatures, readSlideFeatures } from '../io/features.js';
+import { isMultipleChoice } from './questionKinds.js';
 import { seededRandom, shuffleInPlace } from '../random.js';
 import { barChart } from '../report/svg.js';
 import type { VqaModel } from '../vqa/vqaModel.js';
@@ -65,7 +66,7 @@ export interface EvaluateOptions {
 
 /** Answers every closed question of `samples` with each variant. */
 export async function evaluateBenchmark(model: VqaModel, samples: readonly Sample[], options: EvaluateOptions = {}): Promise<BenchmarkResult> {
-  const closed = samples.filter((s) => s.choices && s.choices.length > 0 && s.answer);
+  const closed = samples.filter(isMultipleChoice);
   if (closed.length === 0) throw new RangeError('evaluateBenchmark: no multiple-choice questions among the samples');
   const mode = options.mode ?? 'likelihood';
   const variants = options.variants ?? ['model', 'blind', 'shuffled'];

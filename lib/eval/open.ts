@@ -8,6 +8,7 @@ import type { Sample } from '../data/sample.js';
 import type { FeatureCache } from '../io/featureCache.js';
 import { readSlideFeatures } from '../io/features.js';
 import type { VqaModel } from '../vqa/vqaModel.js';
+import { isOpenQuestion } from './questionKinds.js';
 import { corpusBleu, corpusRougeL } from './openMetrics.js';
 
 export interface OpenAnswer {
@@ -46,11 +47,6 @@ export async function evaluateOpen(
   const hypotheses = answers.map((a) => a.answer);
   const references = answers.map((a) => a.reference);
   return { answers, bleu: corpusBleu(hypotheses, references), rougeL: corpusRougeL(hypotheses, references) };
-}
-
-/** A question without choices and with a reference answer: scored by BLEU and ROUGE-L. */
-export function isOpenQuestion(sample: Sample): boolean {
-  return !(sample.choices && sample.choices.length > 0) && Boolean(sample.answer);
 }
 
 /** Writes `open_results.json` (every answer and the scores) into `dir`. */

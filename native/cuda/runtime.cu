@@ -1,4 +1,5 @@
-// The CUDA runtime behind wsi/cuda_runtime.h: device discovery, memory, copies.
+// The CUDA runtime behind wsi/cuda_runtime.h: device discovery, memory, copies; and the
+// WSI_VQA_CUDA_SUMS switch (ops.h).
 #include <cuda_runtime.h>
 
 #include <cstdlib>
