@@ -89,6 +89,9 @@ export function registerTrainCommand(program: Command): Command {
     } as TrainStageOptions);
     if (result.interrupted) process.exitCode = stopping.exitCode;
     if (result.rank !== 0) return;
-    process.stderr.write(`stage ${result.stage}: ${result.steps} steps${result.interrupted ? ' (stopped early: --resume continues it)' : ''}; checkpoint ${result.checkpoint}; report ${result.reportPath}\n`);
+    // Stopped before the first step of a fresh run, there is no checkpoint to resume.
+    const stopped = result.checkpoint === '' ? ' (stopped before the first step)' : ' (stopped early: --resume continues it)';
+    const checkpoint = result.checkpoint === '' ? 'no checkpoint' : `checkpoint ${result.checkpoint}`;
+    process.stderr.write(`stage ${result.stage}: ${result.steps} steps${result.interrupted ? stopped : ''}; ${checkpoint}; report ${result.reportPath}\n`);
   });
 }

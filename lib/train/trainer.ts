@@ -78,7 +78,7 @@ export interface TrainResult {
   history: StepMetrics[];
   /** Evaluations: the step and the task's metrics. */
   evaluations: { step: number; metrics: Record<string, number> }[];
-  /** The checkpoint folder written last. */
+  /** The newest checkpoint folder: written last, or resumed from; '' when there is none (stopped before the first step). */
   checkpoint: string;
   /** Whether `stop` ended the run before its last step. */
   interrupted: boolean;

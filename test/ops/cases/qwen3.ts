@@ -84,6 +84,8 @@ function rmsNormCases(): OpCase[] {
             // 1): its error is measured against their magnitudes.
             const dxScale = new Float64Array(rows * d);
             const dweight = withWeight ? Float64Array.from(v.dweight) : undefined;
+            // The sum added to dweight can cancel what it held (for one row, entirely).
+            const dweightScale = dweight?.map(Math.abs);
             for (let r = 0; r < rows; r++) {
               let dot = 0;
               let dotMagnitude = 0;
@@ -96,11 +98,14 @@ function rmsNormCases(): OpCase[] {
                 const xhat = v.x[r * d + i] * v.rstd[r];
                 dx[r * d + i] = v.rstd[r] * (v.dy[r * d + i] * v.weight[i] - (xhat * dot) / d);
                 dxScale[r * d + i] = v.rstd[r] * (Math.abs(v.dy[r * d + i] * v.weight[i]) + Math.abs(xhat * dotMagnitude) / d);
-                if (dweight) dweight[i] += v.dy[r * d + i] * xhat;
+                if (dweight) {
+                  dweight[i] += v.dy[r * d + i] * xhat;
+                  dweightScale![i] += Math.abs(v.dy[r * d + i] * xhat);
+                }
               }
             }
             const results: Record<string, Float64Array> = { dx, dxScale };
-            if (dweight) results.dweight = dweight;
+            if (dweight) Object.assign(results, { dweight, dweightScale });
             return results;
           },
           tolerance: rowTolerance(Math.max(d, rows)),
