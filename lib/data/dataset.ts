@@ -2,6 +2,7 @@
 import { dirname, extname } from 'node:path';
 import { FormatError } from '../errors.js';
 import { readTextFile } from '../io/fileBytes.js';
+import { parseJson } from '../io/jsonText.js';
 import { listFeatureFiles } from './featurePaths.js';
 import { parseBenchmarkJson } from './formats/benchmarkJson.js';
 import { CAPTIONS_COLUMNS, parseCaptionsCsv } from './formats/captionsCsv.js';
@@ -45,12 +46,7 @@ export async function parseDataset(file: string, options: DatasetOptions = {}): 
     if (format === 'slide-labels-csv') return { format, ...parseSlideLabelsCsv(text, context) };
     if (format === 'slidebench-csv') return { format, ...parseSlideBenchCsv(text, context) };
   }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (error) {
-    throw new FormatError(`${file}: not valid JSON (${(error as Error).message})`, { cause: error });
-  }
+  const data = parseJson(text, file);
   const format = options.format ?? detectJsonFormat(file, data);
   const records = format === 'benchmark-json' ? (data as { samples?: unknown }).samples : data;
   if (!Array.isArray(records)) {

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { FormatError, IoError, WsiVqaError } from '../errors.js';
 import { describeFsError, openRegularFile, readFileBytes, readRange } from './fileBytes.js';
+import { jsonErrorReason } from './jsonText.js';
 import { BYTES_PER_ELEMENT, type StoredData, type StoredDtype, type StoredTensor, elementCount, isStoredDtype, storedBytes, typedElements } from './storedTensor.js';
 
 /** The safetensors format caps its header at 100 MB. */
@@ -121,11 +122,17 @@ interface HeaderEntry {
 }
 
 function parseHeader(bytes: Uint8Array, path: string, dataBytes: number): { tensors: HeaderEntry[]; metadata: Record<string, string> } {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (error) {
+    throw new FormatError(`${path}: safetensors header is not UTF-8 text`, { cause: error });
+  }
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    header = JSON.parse(text);
   } catch (error) {
-    throw new FormatError(`${path}: safetensors header is not valid JSON (${(error as Error).message})`);
+    throw new FormatError(`${path}: safetensors header is not valid JSON (${jsonErrorReason(error, text)})`, { cause: error });
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new FormatError(`${path}: safetensors header is not a JSON object`);
   const metadata: Record<string, string> = {};

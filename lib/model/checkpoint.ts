@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FormatError, IoError } from '../errors.js';
 import { describeFsError } from '../io/fileBytes.js';
+import { parseJson } from '../io/jsonText.js';
 import { type SafetensorsFile, openSafetensors } from '../io/safetensors.js';
 import { type FloatStoredDtype, type StoredDtype, type StoredTensor, toFloatDtype } from '../io/storedTensor.js';
 import { type Qwen3Config, readQwen3Config } from './qwen3Config.js';
@@ -130,13 +131,13 @@ async function readWeightLayout(dir: string): Promise<WeightLayout> {
     const other = existsSync(join(dir, 'pytorch_model.bin')) ? ' (pytorch_model.bin is not read: convert it to safetensors)' : '';
     throw new IoError(`${dir}: no ${SINGLE_WEIGHTS_FILE} or ${WEIGHTS_INDEX_FILE}${other}`);
   }
-  let index: unknown;
+  let text: string;
   try {
-    index = JSON.parse(await readFile(indexPath, 'utf8'));
+    text = await readFile(indexPath, 'utf8');
   } catch (error) {
-    if (error instanceof SyntaxError) throw new FormatError(`${indexPath}: not valid JSON (${error.message})`, { cause: error });
     throw new IoError(`${indexPath}: cannot read file (${describeFsError(error)})`, { cause: error });
   }
+  const index = parseJson(text, indexPath);
   const weightMap = (index as { weight_map?: unknown } | null)?.weight_map;
   if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
     throw new FormatError(`${indexPath}: weight_map must be an object of tensor name → shard file`);

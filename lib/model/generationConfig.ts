@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError, IoError } from '../errors.js';
 import { describeFsError } from '../io/fileBytes.js';
+import { parseJson } from '../io/jsonText.js';
 import type { Qwen3Config } from './qwen3Config.js';
 import type { SamplingOptions } from './sampling.js';
 
@@ -39,13 +40,7 @@ export async function readGenerationConfig(dir: string): Promise<GenerationConfi
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new IoError(`${file}: cannot read (${describeFsError(error)})`, { cause: error });
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new FormatError(`${file}: not JSON (${(error as Error).message})`, { cause: error });
-  }
-  return parseGenerationConfig(json, file);
+  return parseGenerationConfig(parseJson(text, file), file);
 }
 
 /** Checks the keys generation reads; `source` names the file in errors. */

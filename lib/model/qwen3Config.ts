@@ -11,6 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { FormatError, IoError, UnsupportedError } from '../errors.js';
 import { describeFsError } from '../io/fileBytes.js';
+import { parseJson } from '../io/jsonText.js';
 
 /** The only architecture read: dense Qwen3 with a language-model head. */
 export const QWEN3_ARCHITECTURE = 'Qwen3ForCausalLM';
@@ -94,13 +95,7 @@ export async function readQwen3Config(path: string): Promise<Qwen3Config> {
   } catch (error) {
     throw new IoError(`${path}: cannot read file (${describeFsError(error)})`, { cause: error });
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new FormatError(`${path}: not valid JSON (${(error as Error).message})`, { cause: error });
-  }
-  return parseQwen3Config(json, path);
+  return parseQwen3Config(parseJson(text, path), path);
 }
 
 /**

@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { FormatError, IoError } from '../errors.js';
+import { parseJson } from '../io/jsonText.js';
 
 /** The placeholder a user writes where a slide goes in a prompt. */
 export const IMAGE_TOKEN = '<image>';
@@ -233,11 +234,7 @@ async function readJson(path: string): Promise<unknown> {
   } catch (cause) {
     throw new IoError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
   }
-  try {
-    return JSON.parse(text);
-  } catch (cause) {
-    throw new FormatError(`${path} is not valid JSON: ${(cause as Error).message}`, { cause });
-  }
+  return parseJson(text, path);
 }
 
 /** `chat_template` of a config: a string, or the entry named "default" of a list of named templates. */

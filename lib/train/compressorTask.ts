@@ -12,6 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { loadCompressor, saveCompressor } from '../compressorState.js';
 import type { LoadedSample } from '../data/loader.js';
 import { FormatError } from '../errors.js';
+import { parseJson } from '../io/jsonText.js';
 import { readStateDict, stateTensor, writeStateDict } from '../io/stateDict.js';
 import type { MoeCompressor } from '../moe.js';
 import type { Device } from '../native.js';
@@ -176,7 +177,7 @@ export class CompressorClassifierTask implements TrainTask<SlideLabelBatch> {
 
   async loadWeights(dir: string): Promise<void> {
     const classesFile = join(dir, CLASSES_FILE);
-    const classes = existsSync(classesFile) ? (JSON.parse(await readFile(classesFile, 'utf8')) as string[]) : undefined;
+    const classes = existsSync(classesFile) ? parseJson(await readFile(classesFile, 'utf8'), classesFile) : undefined;
     if (JSON.stringify(classes) !== JSON.stringify(this.classes)) throw new FormatError(`${classesFile}: classes ${JSON.stringify(classes)} differ from this run's ${JSON.stringify(this.classes)}`);
     const device = this.#device;
     const loaded = await loadCompressor(join(dir, COMPRESSOR_FILE), { device });

@@ -18,10 +18,11 @@
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, TrainingError } from '../errors.js';
+import { ConfigError, FormatError, TrainingError } from '../errors.js';
 import type { GradReduceDtype } from '../distributed/gradientBuckets.js';
 import type { ProcessGroup } from '../distributed/processGroup.js';
 import { ShardedAdamW } from '../distributed/shardedAdamW.js';
+import { jsonErrorReason } from '../io/jsonText.js';
 import { writeStateDict } from '../io/stateDict.js';
 import { clipScale } from '../qwen3Ops.js';
 import { FINAL_CHECKPOINT, OPTIMIZER_FILE, type TrainerState, removeUnfinishedCheckpoints, stepCheckpointName, writeCheckpoint } from './checkpoints.js';
@@ -259,11 +260,24 @@ export async function train<Batch>(task: TrainTask<Batch>, data: BatchSource<Bat
   return { steps: state.step, history, evaluations, checkpoint, interrupted };
 }
 
-/** The metrics lines of a run so far (none when the file does not exist). */
+/**
+ * The metrics lines of a run so far (none when the file does not exist). An unfinished last line
+ * (the run was killed while appending it) is left out; any other line that is not JSON is a
+ * {@link FormatError} naming the file and line.
+ */
 export async function readMetrics(file: string): Promise<StepMetrics[]> {
   if (!existsSync(file)) return [];
-  return (await readFile(file, 'utf8'))
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as StepMetrics);
+  const lines = (await readFile(file, 'utf8')).split('\n');
+  const unfinished = lines.length - 1; // the text after the last line break
+  const metrics: StepMetrics[] = [];
+  for (const [index, line] of lines.entries()) {
+    if (line.trim() === '') continue;
+    try {
+      metrics.push(JSON.parse(line) as StepMetrics);
+    } catch (error) {
+      if (index === unfinished) break;
+      throw new FormatError(`${file}: line ${index + 1} is not valid JSON (${jsonErrorReason(error, line)})`, { cause: error });
+    }
+  }
+  return metrics;
 }

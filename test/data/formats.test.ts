@@ -138,5 +138,8 @@ describe('dataset formats', () => {
     await expect(parseDataset(writeTemp(dir, 'other.csv', 'a,b\n1,2\n'))).rejects.toThrow(FormatError);
     await expect(parseDataset(writeTemp(dir, 'other.json', '[{"x": 1}]'))).rejects.toThrow(/other\.json: unknown JSON dataset/);
     await expect(parseDataset(writeTemp(dir, 'bad.json', '[{'))).rejects.toThrow(/bad\.json: not valid JSON/);
+    // Where it breaks, as an editor counts: line 3, column 14 (where the comma is missing).
+    const broken = writeTemp(dir, 'broken.json', '[\n  {"id": "a", "image": ["a.pt"]},\n  {"id": "b" "image": ["b.pt"]}\n]\n');
+    await expect(parseDataset(broken)).rejects.toThrow(`${broken}: not valid JSON (Expected ',' or '}' after property value in JSON at line 3, column 14)`);
   });
 });

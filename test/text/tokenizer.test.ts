@@ -111,7 +111,7 @@ describe('a model folder with its own tokenizer files', () => {
     try {
       symlinkSync(join(bundledQwen3TokenizerDir(), 'tokenizer.json'), join(broken, 'tokenizer.json'));
       writeFileSync(join(broken, 'tokenizer_config.json'), '{"eos_token": ');
-      await expect(loadTokenizer(broken)).rejects.toThrow(/tokenizer_config\.json is not valid JSON/);
+      await expect(loadTokenizer(broken)).rejects.toThrow(/tokenizer_config\.json: not valid JSON/);
     } finally {
       rmSync(broken, { recursive: true, force: true });
     }

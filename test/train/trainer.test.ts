@@ -1,11 +1,11 @@
 /**
  * The trainer with a real task (stage 0 on the synthetic slides): it learns; a run stopped and
  * resumed ends with the same weights as one that was not; a save killed part-way leaves the
- * previous checkpoint as it was; a NaN loss stops the run with an error naming the step; bad
+ * previous checkpoint as it was; damaged metrics or class names are refused naming the file; a NaN loss stops the run with an error naming the step; bad
  * config keys are errors naming them.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { randomCompressor } from '../../lib/compressorState.js';
@@ -56,10 +56,29 @@ describe('trainer', () => {
     const out = tempDir();
     await train(task(), loader(), config(out), { progress: 'none', stopAfter: 3 });
     expect((await latestCheckpoint(out))!.state.step).toBe(3);
+    // As a run killed while logging step 4 leaves it: the line's start, no line break.
+    appendFileSync(join(out, 'metrics.jsonl'), '{"step":4,"lo');
     const resumed = task();
     const result = await train(resumed, loader(), config(out), { progress: 'none', resume: true });
     expect(result.history.map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect((await readMetrics(join(out, 'metrics.jsonl'))).map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(weightsOf(resumed)).toEqual(weightsOf(whole));
+  });
+
+  it('refuses to resume from damaged metrics or class names, naming the file and line', async () => {
+    const config = (out: string) => parseTrainConfig({ stage: 0, outputDir: out, batchSize: 4, epochs: 1, lr: 1e-3, seed: 4 });
+    const out = tempDir();
+    await train(task(), loader(), config(out), { progress: 'none', stopAfter: 3 });
+    const metrics = join(out, 'metrics.jsonl');
+    const lines = readFileSync(metrics, 'utf8').split('\n');
+    writeFileSync(metrics, [lines[0], lines[1].slice(0, 20), ...lines.slice(2)].join('\n'));
+    await expect(train(task(), loader(), config(out), { progress: 'none', resume: true })).rejects.toThrow(new RegExp(`^${metrics}: line 2 is not valid JSON \\(.* at line 1, column 21\\)$`));
+    writeFileSync(metrics, lines.join('\n'));
+    const classes = join(out, 'step-3', 'classes.json');
+    writeFileSync(classes, '["a", "b",\n');
+    // The only checkpoint cannot be loaded: nothing to resume from, saying why.
+    await expect(train(task(), loader(), config(out), { progress: 'none', resume: true })).rejects.toThrow(TrainingError);
+    await expect(train(task(), loader(), config(out), { progress: 'none', resume: true })).rejects.toThrow(`(${classes}: not valid JSON (Unexpected end of JSON input))`);
   });
 
   it('keeps the previous checkpoint when a save fails part-way', async () => {

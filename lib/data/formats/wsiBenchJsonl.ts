@@ -3,6 +3,7 @@
  * questions; `image` (`TCGA-BRCA/<slide>.pt`) is relative to the features directory and
  * `metadata` names the task.
  */
+import { jsonErrorReason } from '../../io/jsonText.js';
 import { resolveFeaturePath, slideIdOf } from '../featurePaths.js';
 import { withImagePlaceholder } from '../prompt.js';
 import type { ParsedDataset } from '../sample.js';
@@ -16,7 +17,7 @@ export function parseWsiBenchJsonl(text: string, context: FormatContext): Parsed
     try {
       value = JSON.parse(line);
     } catch (error) {
-      throw new RecordError(`line is not valid JSON (${(error as Error).message})`);
+      throw new RecordError(`line is not valid JSON (${jsonErrorReason(error, line)})`);
     }
     const record = asRecord(value);
     const image = requireText(record, 'image');
