@@ -1,4 +1,5 @@
 /** Finding every problem in a dataset: unreadable records, missing or bad feature files, bad prompts and answers. */
+import { existsSync } from 'node:fs';
 import { WsiVqaError } from '../errors.js';
 import { readSlideFeatures } from '../io/features.js';
 import { type DatasetFormat, parseDataset } from './dataset.js';
@@ -21,6 +22,8 @@ export interface DatasetCheck {
   samples: number;
   /** Every problem, with file and row (row 0: the whole file). */
   problems: DatasetProblem[];
+  /** The distinct feature files the samples name: how many, how many read cleanly, how many do not exist. */
+  featureFiles: { named: number; read: number; missing: number };
 }
 
 /**
@@ -35,7 +38,7 @@ export async function checkDataset(file: string, options: CheckDatasetOptions = 
     parsed = await parseDataset(file, options);
   } catch (error) {
     if (!(error instanceof WsiVqaError)) throw error;
-    return { ok: false, samples: 0, problems: [{ file, row: 0, message: error.message }] };
+    return { ok: false, samples: 0, problems: [{ file, row: 0, message: error.message }], featureFiles: { named: 0, read: 0, missing: 0 } };
   }
   const problems = [...parsed.problems];
   const featureErrors = new Map<string, string | undefined>();
@@ -45,11 +48,13 @@ export async function checkDataset(file: string, options: CheckDatasetOptions = 
     for (const { path } of sample.features) {
       if (!featureErrors.has(path)) featureErrors.set(path, await featureError(path));
       const message = featureErrors.get(path);
-      if (message) problems.push({ ...at, message: `features: ${message}` });
+      if (message) problems.push({ ...at, message: `features: ${message}`, featureFile: path });
     }
   }
   problems.sort((a, b) => a.row - b.row);
-  return { ok: problems.length === 0, samples: parsed.samples.length, problems };
+  const unreadable = [...featureErrors].filter(([, message]) => message !== undefined).map(([path]) => path);
+  const featureFiles = { named: featureErrors.size, read: featureErrors.size - unreadable.length, missing: unreadable.filter((path) => !existsSync(path)).length };
+  return { ok: problems.length === 0, samples: parsed.samples.length, problems, featureFiles };
 }
 
 /** Why the feature file cannot be used, or undefined when it can. */

@@ -60,6 +60,8 @@ export interface DatasetProblem {
   /** 1-based row as in {@link SampleOrigin}; 0 for a problem with the whole file. */
   row: number;
   message: string;
+  /** The feature file the problem is about, when it is one (its path also starts `message`'s reason). */
+  featureFile?: string;
 }
 
 /** A parsed dataset: the samples that could be built and the records that could not. */

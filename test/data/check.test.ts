@@ -52,6 +52,8 @@ describe('checkDataset', () => {
     expect(messages[2]).toMatch(/features: .*wide\.safetensors: feature width 700 is not supported/);
     expect(messages[3]).toMatch(/features: .*nan\.safetensors: patch row 1 \(0-based\) has a NaN value/);
     expect(messages[4]).toBe('record has no "conversations" list');
+    expect(result.problems.map((p) => p.featureFile)).toEqual([undefined, join(dir, 'missing.pt'), join(dir, 'wide.safetensors'), join(dir, 'nan.safetensors'), undefined]);
+    expect(result.featureFiles).toEqual({ named: 4, read: 1, missing: 1 });
   });
 
   it('reports answers not among the choices', async () => {
@@ -104,6 +106,20 @@ describe('wsi-vqa data check', () => {
     const lines = (await run([file])).trim().split('\n');
     expect(lines[0]).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: no <image>`));
     expect(lines.at(-1)).toBe('5 problem(s) in 5 row(s); 5 samples read');
+  });
+
+  it('counts the kinds of problem that repeat, and says where feature files were looked for when none exists', async () => {
+    const dir = tempDir();
+    const row = (slide: string) => ({ slide_id: slide, question: 'Q?', answer: 'A.', features_path: `feats/${slide}.pt` });
+    const file = writeTemp(dir, 'vqa.json', JSON.stringify([row('S1'), row('S2'), row('S1'), { slide_id: 'S3' }]));
+    const lines = (await run([file])).trim().split('\n');
+    expect(lines.slice(-4)).toEqual([
+      '4 problem(s) in 4 row(s); 3 samples read',
+      'most frequent:',
+      '  3 × features: cannot read file (no such file)',
+      `none of the 2 feature files the samples name exists: are they in ${dir}? (--features-dir names the folder that feature paths are relative to)`,
+    ]);
+    expect(lines.slice(0, 3).map((line) => line.split(': features: ')[1])).toEqual([`${join(dir, 'feats', 'S1.pt')}: cannot read file (no such file)`, `${join(dir, 'feats', 'S2.pt')}: cannot read file (no such file)`, `${join(dir, 'feats', 'S1.pt')}: cannot read file (no such file)`]);
   });
 
   it('exits with code 0 on a clean dataset', async () => {
