@@ -60,7 +60,7 @@ export interface DatasetProblem {
   /** 1-based row as in {@link SampleOrigin}; 0 for a problem with the whole file. */
   row: number;
   message: string;
-  /** The feature file the problem is about, when it is one (its path also starts `message`'s reason). */
+  /** For a problem with a feature file (`features: <file>: <reason>`): that file. */
   featureFile?: string;
 }
 
