@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ask, evaluate, trainStage } from '../lib/api/index.js';
 import { makeSyntheticDataset } from '../lib/demo/synth.js';
 import { loadCompressor } from '../lib/compressorState.js';
-import { ConfigError } from '../lib/errors.js';
+import { ConfigError, IoError } from '../lib/errors.js';
 import { makeTinyQwen3 } from '../lib/model/tinyQwen3.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wsi-vqa-api-'));
@@ -39,6 +39,18 @@ describe('options checked at run time too (for JavaScript callers)', () => {
     await expect(evaluate({ llmPath, dataPath: labelsCsv, mode: 'vote' as never })).rejects.toThrow(/'mode': expected likelihood or generate/);
     await expect(trainStage({ stage: 0, dataPath: labelsCsv, outputDir, expertWidth: 0 })).rejects.toThrow(/'expertWidth' must be a positive integer, got 0/);
     await expect(trainStage({ stage: 0, dataPath: labelsCsv, outputDir, expertWidth: 8, compressorPath: 'moe_best.pt' })).rejects.toThrow(/stage 0 without 'compressorPath' only/);
+  });
+
+  it('trainStage and evaluate refuse a dataset whose feature files are missing before loading anything', async () => {
+    const elsewhere = join(dir, 'elsewhere');
+    // No model at llmPath either: the missing features are found first.
+    const noModel = join(dir, 'no-model');
+    await expect(trainStage({ stage: 0, dataPath: labelsCsv, featuresDir: elsewhere, outputDir: join(dir, 'unstarted') })).rejects.toThrow(IoError);
+    await expect(trainStage({ stage: 0, dataPath: labelsCsv, featuresDir: elsewhere, outputDir: join(dir, 'unstarted') })).rejects.toThrow(`relative paths are resolved in ${elsewhere} (--features-dir)`);
+    expect(existsSync(join(dir, 'unstarted'))).toBe(false);
+    const dataPath = join(dir, 'one-question.json');
+    writeFileSync(dataPath, JSON.stringify({ samples: [{ slide_id: 'S', question: 'Q?', choices: ['A) x', 'B) y'], answer: 'A', features_path: 'S.pt' }] }));
+    await expect(evaluate({ llmPath: noModel, dataPath })).rejects.toThrow(`${dataPath}: none of its 1 feature files exists (row 1: ${join(dir, 'S.pt')});`);
   });
 });
 
