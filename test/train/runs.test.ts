@@ -3,9 +3,9 @@
  * resumed every way they can be: a resume into a folder holding another run's checkpoint is
  * refused, naming the difference; a run killed (SIGKILL) while writing a checkpoint resumes and
  * ends bit for bit where an uninterrupted run ends, with no temporary folder left; SIGINT stops a
- * run at the end of a step with a checkpoint and exit 130 (SIGTERM: 143), a second signal at once; a
- * damaged newest checkpoint is skipped for the newest good one; a dataset that does not fit the stage, and
- * numbers out of range, are refused before any work.
+ * run at the end of a step with a checkpoint and exit 130 (SIGTERM: 143), a second signal at
+ * once; a damaged newest checkpoint is skipped for the newest good one; a dataset that does not
+ * fit the stage, and numbers out of range, are refused before any work.
  *
  * The runs: stage 1 (the projector) on the captions of 4 synthetic slides with a tiny Qwen3, a
  * batch of 2, 4 epochs: 8 optimizer steps.

@@ -1,8 +1,8 @@
 /**
  * The trainer with a real task (stage 0 on the synthetic slides): it learns; a run stopped and
  * resumed ends with the same weights as one that was not; a save killed part-way leaves the
- * previous checkpoint as it was; damaged metrics or class names are refused naming the file; a NaN loss stops the run with an error naming the step; bad
- * config keys are errors naming them.
+ * previous checkpoint as it was; damaged metrics or class names are refused naming the file; a
+ * NaN loss stops the run with an error naming the step; bad config keys are errors naming them.
  */
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
