@@ -15,10 +15,11 @@ export function registerDataCommand(program: Command): Command {
     .description('find every problem in a dataset: unreadable rows, missing or bad feature files, prompts without <image>, answers not among the choices')
     .argument('<file>', 'dataset file (.json, .jsonl, .csv)')
     .option('--features-dir <dir>', 'folder that feature paths are relative to (default: the dataset file\'s folder)')
-    .option('--json', 'print the result as JSON: {ok, samples, problems: [{file, row, message, featureFile?}], featureFiles: {named, read, missing}}')
+    .option('--json', 'print the result as JSON: {ok, samples, problems: [{file, row, message}]}')
     .action(async (file: string, options: { featuresDir?: string; json?: boolean }) => {
       const result = await checkDataset(file, { featuresDir: options.featuresDir });
-      process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : describeCheck(result, options.featuresDir ?? dirname(file)));
+      const { ok, samples, problems } = result;
+      process.stdout.write(options.json ? `${JSON.stringify({ ok, samples, problems }, null, 2)}\n` : describeCheck(result, options.featuresDir ?? dirname(file)));
       if (!result.ok) process.exitCode = 1;
     });
   return data;
@@ -36,15 +37,8 @@ function describeCheck(result: DatasetCheck, featuresDir: string): string {
   const lines = result.problems.map((p) => `${p.file}:${p.row}: ${p.message}`);
   const rows = new Set(result.problems.map((p) => p.row)).size;
   lines.push(result.ok ? `ok: ${result.samples} samples, no problems` : `${result.problems.length} problem(s) in ${rows} row(s); ${result.samples} samples read`);
-  const kinds = new Map<string, number>();
-  for (const problem of result.problems) {
-    const kind = problem.featureFile === undefined ? problem.message : problem.message.replace(`${problem.featureFile}: `, '');
-    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
-  }
-  const repeated = [...kinds].filter(([, count]) => count > 1).sort((a, b) => b[1] - a[1]);
-  if (repeated.length > 0) {
-    lines.push('most frequent:', ...repeated.slice(0, KINDS_LISTED).map(([kind, count]) => `  ${count} × ${kind}`));
-  }
+  const repeated = result.kinds.filter(({ count }) => count > 1);
+  if (repeated.length > 0) lines.push('most frequent:', ...repeated.slice(0, KINDS_LISTED).map(({ kind, count }) => `  ${count} × ${kind}`));
   const { named, missing } = result.featureFiles;
   if (named > 0 && missing === named) {
     lines.push(`none of the ${named} feature files the samples name exists: are they in ${featuresDir}? (--features-dir names the folder that feature paths are relative to)`);

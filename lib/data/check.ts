@@ -22,6 +22,8 @@ export interface DatasetCheck {
   samples: number;
   /** Every problem, with file and row (row 0: the whole file). */
   problems: DatasetProblem[];
+  /** Each kind of problem (the message, less the feature file's path) and how many times it comes, most frequent first. */
+  kinds: { kind: string; count: number }[];
   /** The distinct feature files the samples name: how many, how many read cleanly, how many do not exist. */
   featureFiles: { named: number; read: number; missing: number };
 }
@@ -38,23 +40,31 @@ export async function checkDataset(file: string, options: CheckDatasetOptions = 
     parsed = await parseDataset(file, options);
   } catch (error) {
     if (!(error instanceof WsiVqaError)) throw error;
-    return { ok: false, samples: 0, problems: [{ file, row: 0, message: error.message }], featureFiles: { named: 0, read: 0, missing: 0 } };
+    const problems = [{ file, row: 0, message: error.message }];
+    return { ok: false, samples: 0, problems, kinds: [{ kind: error.message, count: 1 }], featureFiles: { named: 0, read: 0, missing: 0 } };
   }
-  const problems = [...parsed.problems];
+  const problems: (DatasetProblem & { kind: string })[] = parsed.problems.map((p) => ({ ...p, kind: p.message }));
   const featureErrors = new Map<string, string | undefined>();
   for (const sample of parsed.samples) {
     const at = { file: sample.origin.file, row: sample.origin.row };
-    for (const message of sampleProblems(sample)) problems.push({ ...at, message });
+    for (const message of sampleProblems(sample)) problems.push({ ...at, message, kind: message });
     for (const { path } of sample.features) {
       if (!featureErrors.has(path)) featureErrors.set(path, await featureError(path));
       const message = featureErrors.get(path);
-      if (message) problems.push({ ...at, message: `features: ${message}`, featureFile: path });
+      if (message) problems.push({ ...at, message: `features: ${message}`, kind: `features: ${message.replace(`${path}: `, '')}` });
     }
   }
   problems.sort((a, b) => a.row - b.row);
+  const counts = new Map<string, number>();
+  for (const { kind } of problems) counts.set(kind, (counts.get(kind) ?? 0) + 1);
   const unreadable = [...featureErrors].filter(([, message]) => message !== undefined).map(([path]) => path);
-  const featureFiles = { named: featureErrors.size, read: featureErrors.size - unreadable.length, missing: unreadable.filter((path) => !existsSync(path)).length };
-  return { ok: problems.length === 0, samples: parsed.samples.length, problems, featureFiles };
+  return {
+    ok: problems.length === 0,
+    samples: parsed.samples.length,
+    problems: problems.map(({ file, row, message }) => ({ file, row, message })),
+    kinds: [...counts].map(([kind, count]) => ({ kind, count })).sort((a, b) => b.count - a.count),
+    featureFiles: { named: featureErrors.size, read: featureErrors.size - unreadable.length, missing: unreadable.filter((path) => !existsSync(path)).length },
+  };
 }
 
 /** Why the feature file cannot be used, or undefined when it can. */

@@ -60,8 +60,6 @@ export interface DatasetProblem {
   /** 1-based row as in {@link SampleOrigin}; 0 for a problem with the whole file. */
   row: number;
   message: string;
-  /** For a problem with a feature file (`features: <file>: <reason>`): that file. */
-  featureFile?: string;
 }
 
 /** A parsed dataset: the samples that could be built and the records that could not. */

@@ -52,7 +52,8 @@ describe('checkDataset', () => {
     expect(messages[2]).toMatch(/features: .*wide\.safetensors: feature width 700 is not supported/);
     expect(messages[3]).toMatch(/features: .*nan\.safetensors: patch row 1 \(0-based\) has a NaN value/);
     expect(messages[4]).toBe('record has no "conversations" list');
-    expect(result.problems.map((p) => p.featureFile)).toEqual([undefined, join(dir, 'missing.pt'), join(dir, 'wide.safetensors'), join(dir, 'nan.safetensors'), undefined]);
+    expect(result.kinds.map((k) => k.count)).toEqual([1, 1, 1, 1, 1]);
+    expect(result.kinds[1].kind).toBe('features: cannot read file (no such file)');
     expect(result.featureFiles).toEqual({ named: 4, read: 1, missing: 1 });
   });
 

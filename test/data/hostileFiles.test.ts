@@ -339,7 +339,7 @@ describe('wsi-vqa data check on hostile files: within 10 s and 500 MB, exit 1, a
     expect(Buffer.compare(featuresThroughDist(path), Buffer.from(values.buffer))).toBe(0);
     const run = await dataCheck(datasetFor(dir, 'pandas', 'pandas.csv'), peakMemoryRecorder(dir), join(dir, 'peak-kb'));
     expect(run.status, run.stderr).toBe(0);
-    expect(run.result).toEqual({ ok: true, samples: 1, problems: [], featureFiles: { named: 1, read: 1, missing: 0 } });
+    expect(run.result).toEqual({ ok: true, samples: 1, problems: [] });
   }, 60_000);
 
   it('reads an HDF5 file on the compiled library\'s worker thread as in this one', async () => {
