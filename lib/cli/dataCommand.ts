@@ -18,7 +18,7 @@ export function registerDataCommand(program: Command): Command {
     .option('--json', 'print the result as JSON: {ok, samples, problems: [{file, row, message}]}')
     .action(async (file: string, options: { featuresDir?: string; json?: boolean }) => {
       const result = await checkDataset(file, { featuresDir: options.featuresDir });
-      const { ok, samples, problems } = result;
+      const { ok, samples, problems } = result; // --json keeps the shape that scripts already read
       process.stdout.write(options.json ? `${JSON.stringify({ ok, samples, problems }, null, 2)}\n` : describeCheck(result, options.featuresDir ?? dirname(file)));
       if (!result.ok) process.exitCode = 1;
     });
