@@ -5,7 +5,6 @@
  * BLEU-1..4 and ROUGE-L.
  */
 import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { readDataset } from '../data/dataset.js';
 import { requireFeatureFiles } from '../data/featuresExist.js';
 import type { Sample } from '../data/sample.js';
@@ -69,7 +68,7 @@ export async function evaluate(options: EvaluationOptions): Promise<Evaluation> 
   const hasChoices = samples.some(isMultipleChoice);
   const hasOpen = samples.some(isOpenQuestion);
   if (!hasChoices && !hasOpen) throw new ConfigError(`${options.dataPath}: no question to evaluate (none has choices or a reference answer)`);
-  await requireFeatureFiles(samples, options.dataPath, options.featuresDir ?? dirname(options.dataPath));
+  await requireFeatureFiles(samples, options.dataPath, options);
   const model = await VqaModel.load(options);
   try {
     if (options.outputDir) await mkdir(options.outputDir, { recursive: true });

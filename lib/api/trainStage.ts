@@ -5,7 +5,7 @@
  * trains data-parallel.
  */
 import { writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { loadCompressor, randomCompressor } from '../compressorState.js';
 import { readDataset } from '../data/dataset.js';
 import { requireFeatureFiles } from '../data/featuresExist.js';
@@ -127,7 +127,7 @@ export async function trainStage(options: TrainStageOptions): Promise<TrainStage
   }
   const samples = await readDataset(run.dataPath, { featuresDir: run.featuresDir });
   checkStageData(config.stage, samples, run.dataPath);
-  await requireFeatureFiles(samples, run.dataPath, run.featuresDir ?? dirname(run.dataPath));
+  await requireFeatureFiles(samples, run.dataPath, run);
   // Under wsi-vqa launch (or torchrun, or Slurm): join the other ranks; each reads its own shard.
   const rendezvous = rendezvousFromEnv();
   const requested = run.device ?? 'cpu';

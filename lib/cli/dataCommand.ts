@@ -1,7 +1,7 @@
 /** `wsi-vqa data …`: commands about datasets. */
-import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { type DatasetCheck, checkDataset } from '../data/check.js';
+import { featuresFolder } from '../data/dataset.js';
 
 /**
  * Adds `data check <file> [--features-dir D] [--json]` to `program`: prints every problem of the
@@ -19,7 +19,7 @@ export function registerDataCommand(program: Command): Command {
     .action(async (file: string, options: { featuresDir?: string; json?: boolean }) => {
       const result = await checkDataset(file, { featuresDir: options.featuresDir });
       const { ok, samples, problems } = result; // --json keeps the shape that scripts already read
-      process.stdout.write(options.json ? `${JSON.stringify({ ok, samples, problems }, null, 2)}\n` : describeCheck(result, options.featuresDir ?? dirname(file)));
+      process.stdout.write(options.json ? `${JSON.stringify({ ok, samples, problems }, null, 2)}\n` : describeCheck(result, featuresFolder(file, options)));
       if (!result.ok) process.exitCode = 1;
     });
   return data;

@@ -30,6 +30,11 @@ export interface DatasetOptions {
   format?: DatasetFormat;
 }
 
+/** The folder that `file`'s relative feature paths are resolved in: `featuresDir`, else the file's own folder. */
+export function featuresFolder(file: string, options: DatasetOptions = {}): string {
+  return options.featuresDir ?? dirname(file);
+}
+
 /**
  * Reads a dataset file leniently: every record that can become a sample does, every one that
  * cannot is a problem with its row. Throws only when the file cannot be read ({@link IoError})
@@ -37,7 +42,7 @@ export interface DatasetOptions {
  */
 export async function parseDataset(file: string, options: DatasetOptions = {}): Promise<ParsedDataset & { format: DatasetFormat }> {
   const text = await readTextFile(file, MAX_DATASET_BYTES);
-  const context: FormatContext = { file, featuresDir: options.featuresDir ?? dirname(file) };
+  const context: FormatContext = { file, featuresDir: featuresFolder(file, options) };
   const extension = extname(file).toLowerCase();
   if (extension === '.csv' || extension === '.jsonl' || options.format === 'wsi-bench-jsonl') {
     const format = options.format ?? detectTextFormat(file, extension, text);

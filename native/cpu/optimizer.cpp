@@ -9,10 +9,8 @@
 
 namespace wsi::cpu {
 namespace {
-constexpr int64_t kGrain = 16384;
-}
 
-namespace {
+constexpr int64_t kGrain = 16384;
 
 struct AdamwStep {
   float grad_scale, beta1, beta2, eps, lr, decay, correction1, correction2;
@@ -29,6 +27,20 @@ void adamw_span(AdamwStep s, int64_t count, const float* __restrict grad, float*
     const float update = (m[i] / s.correction1) / (std::sqrt(v[i] / s.correction2) + s.eps);
     p[i] = p[i] - s.decay * p[i] - s.lr * update;
   }
+}
+
+// Σ x[i]² in double, element i into lane i mod 8 and the lanes added in order at the end: a
+// fixed order that runs in vector registers.
+double sum_of_squares(const float* __restrict x, int64_t count) {
+  constexpr int kLanes = 8;
+  double lanes[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= count; i += kLanes)
+    for (int k = 0; k < kLanes; ++k) lanes[k] += double(x[i + k]) * double(x[i + k]);
+  for (; i < count; ++i) lanes[i % kLanes] += double(x[i]) * double(x[i]);
+  double sum = 0.0;
+  for (double lane : lanes) sum += lane;
+  return sum;
 }
 
 }  // namespace
@@ -48,24 +60,6 @@ void adamw(const AdamwArgs& args, const ExecContext&) {
     if (has_master) store_f32(p + begin, args.param, begin, end - begin);
   });
 }
-
-namespace {
-
-// Σ x[i]² in double, element i into lane i mod 8 and the lanes added in order at the end: a
-// fixed order that runs in vector registers.
-double sum_of_squares(const float* __restrict x, int64_t count) {
-  constexpr int kLanes = 8;
-  double lanes[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= count; i += kLanes)
-    for (int k = 0; k < kLanes; ++k) lanes[k] += double(x[i + k]) * double(x[i + k]);
-  for (; i < count; ++i) lanes[i % kLanes] += double(x[i]) * double(x[i]);
-  double sum = 0.0;
-  for (double lane : lanes) sum += lane;
-  return sum;
-}
-
-}  // namespace
 
 // Partial sums per fixed chunk, added in chunk order: the same bits whatever the thread timing
 // (a resumed run must clip exactly as the uninterrupted one did).

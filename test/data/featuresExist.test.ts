@@ -16,12 +16,12 @@ describe('requireFeatureFiles', () => {
     mkdirSync(join(dir, 'S4.pt')); // a folder is not a feature file
     const file = writeTemp(dir, 'vqa.json', JSON.stringify([row('S1'), row('S2'), row('S1'), row('S3'), row('S2'), row('S4'), row('S5')]));
     const samples = await readDataset(file);
-    await expect(requireFeatureFiles(samples.slice(0, 1), file, dir)).resolves.toBeUndefined();
-    await expect(requireFeatureFiles(samples, file, dir)).rejects.toThrow(IoError);
-    await expect(requireFeatureFiles(samples, file, dir)).rejects.toThrow(
+    await expect(requireFeatureFiles(samples.slice(0, 1), file)).resolves.toBeUndefined();
+    await expect(requireFeatureFiles(samples, file)).rejects.toThrow(IoError);
+    await expect(requireFeatureFiles(samples, file)).rejects.toThrow(
       `${file}: 4 of its 5 feature files are missing (row 2: ${join(dir, 'S2.pt')}, row 4: ${join(dir, 'S3.pt')}, row 6: ${join(dir, 'S4.pt')}, …); ` +
         `relative paths are resolved in ${dir} (--features-dir), and wsi-vqa data check ${file} lists every problem`,
     );
-    await expect(requireFeatureFiles(samples.slice(1, 2), file, dir)).rejects.toThrow(`${file}: none of its 1 feature files exists (row 2: ${join(dir, 'S2.pt')});`);
+    await expect(requireFeatureFiles(samples.slice(1, 2), file)).rejects.toThrow(`${file}: none of its 1 feature files exists (row 2: ${join(dir, 'S2.pt')});`);
   });
 });
