@@ -4,6 +4,7 @@ export type { CheckDatasetOptions, DatasetCheck } from './check.js';
 export { parseDataset, readDataset } from './dataset.js';
 export type { DatasetFormat, DatasetOptions } from './dataset.js';
 export { findCaseFeatures, listFeatureFiles, resolveFeaturePath, slideIdOf } from './featurePaths.js';
+export { requireFeatureFiles } from './featuresExist.js';
 export { DataLoader } from './loader.js';
 export type { DataLoaderOptions, LoadedSample } from './loader.js';
 export { ANSWER_WITH_LETTER, CAPTION_INSTRUCTION, IMAGE_PLACEHOLDER, choiceLetter, multipleChoicePrompt, stripChoiceLabel, withImagePlaceholder } from './prompt.js';
