@@ -38,20 +38,29 @@ function dot(x: Float64Array, xi: number, y: Float64Array, yi: number, n: number
   return sum;
 }
 
-/** Probabilities of query row (b, i, h) over its visible keys, and the row's log-sum-exp. */
+/**
+ * Probabilities of query row (b, i, h) over its visible keys, the row's log-sum-exp, and the
+ * largest scale·Σ|q·k| of its scores (what a score's rounding error is relative to: a score can
+ * cancel to near 0, and with one key it is the log-sum-exp).
+ */
 function rowProbabilities(q: Float64Array, k: Float64Array, r: ReturnType<typeof resolve>, b: number, i: number, h: number) {
   const len = r.length(b);
   const keys = i < len ? r.keyEnd(i, len) : 0;
   const scores = new Float64Array(keys);
   let max = -Infinity;
+  let magnitude = 0;
   for (let j = 0; j < keys; j++) {
-    scores[j] = r.scale * dot(q, r.qRow(b, i, h), k, r.kvRow(b, j, Math.floor(h / r.group)), r.dim);
+    const qi = r.qRow(b, i, h), kj = r.kvRow(b, j, Math.floor(h / r.group));
+    scores[j] = r.scale * dot(q, qi, k, kj, r.dim);
     max = Math.max(max, scores[j]);
+    let terms = 0;
+    for (let d = 0; d < r.dim; d++) terms += Math.abs(q[qi + d] * k[kj + d]);
+    magnitude = Math.max(magnitude, r.scale * terms);
   }
   let sum = 0;
   for (let j = 0; j < keys; j++) sum += Math.exp(scores[j] - max);
   for (let j = 0; j < keys; j++) scores[j] = Math.exp(scores[j] - max) / sum;
-  return { probs: scores, lse: keys > 0 ? max + Math.log(sum) : 0 };
+  return { probs: scores, lse: keys > 0 ? max + Math.log(sum) : 0, magnitude };
 }
 
 export function attentionRef(
@@ -60,15 +69,18 @@ export function attentionRef(
   v: Float64Array,
   dims: AttentionDims,
   options: AttentionOptions = {},
-): { out: Float64Array; lse: Float64Array } {
+): { out: Float64Array; lse: Float64Array; lseScale: Float64Array } {
   const r = resolve(dims, options);
   const out = new Float64Array(q.length);
   const lse = new Float64Array(r.batch * r.qHeads * r.tokens);
+  // What lse's error is measured against: |lse| and its scores' terms (the harness's `<output>Scale`).
+  const lseScale = new Float64Array(lse.length);
   for (let b = 0; b < r.batch; b++) {
     for (let h = 0; h < r.qHeads; h++) {
       for (let i = 0; i < r.tokens; i++) {
-        const { probs, lse: rowLse } = rowProbabilities(q, k, r, b, i, h);
+        const { probs, lse: rowLse, magnitude } = rowProbabilities(q, k, r, b, i, h);
         lse[r.stat(b, h, i)] = rowLse;
+        lseScale[r.stat(b, h, i)] = Math.abs(rowLse) + magnitude;
         const o = r.qRow(b, i, h);
         for (let j = 0; j < probs.length; j++) {
           const vj = r.kvRow(b, j, Math.floor(h / r.group));
@@ -77,7 +89,7 @@ export function attentionRef(
       }
     }
   }
-  return { out, lse };
+  return { out, lse, lseScale };
 }
 
 /**
